@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BrainscribeConfig(AppConfig):
+    name = "brainscribe"
+    verbose_name = "Brainscribe"

@@ -1,0 +1,23 @@
+"""The registry of job types: name → how it runs. Add a job type here, nowhere else."""
+
+from __future__ import annotations
+
+from annotations.importers.jobs import clean_import_params, import_dedupe_key
+from annotations.models import Role
+from inference.services.jobs import JobSpec
+
+JOB_TYPES: dict[str, JobSpec] = {
+    "healthcheck": JobSpec(
+        runner="inference.services.healthcheck:run_healthcheck_job",
+        queue="default",
+        minimum_role=Role.ADMIN,
+        needs_project=False,
+    ),
+    "import": JobSpec(
+        runner="annotations.importers.jobs:run_import_job",
+        queue="default",
+        minimum_role=Role.ADMIN,
+        clean_params=clean_import_params,
+        dedupe_key=import_dedupe_key,
+    ),
+}
