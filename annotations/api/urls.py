@@ -10,6 +10,7 @@ urlpatterns = [
     path("projects/<int:project_id>/members/", views.MemberList.as_view(), name="member-list"),
     path("projects/<int:project_id>/members/<int:user_id>/", views.MemberDetail.as_view(), name="member-detail"),
     path("projects/<int:project_id>/cases/", views.CaseList.as_view(), name="case-list"),
+    path("projects/<int:project_id>/next-case", views.NextCase.as_view(), name="next-case"),
     path("cases/<int:case_id>/", views.CaseDetail.as_view(), name="case-detail"),
     path("cases/<int:case_id>/volumes/<str:modality>", views.VolumeFile.as_view(), name="volume-file"),
     path("cases/<int:case_id>/masks/<str:kind>", views.MaskFile.as_view(), name="mask-file"),

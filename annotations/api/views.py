@@ -41,6 +41,7 @@ from annotations.services.access import require_role
 from annotations.services.masks import mask_latest, mask_save, parse_if_match
 from annotations.services.reports import report_latest, report_save
 from annotations.services.reviews import case_review
+from annotations.services.worklist import case_next
 
 IMMUTABLE_CACHE = "private, max-age=31536000, immutable"
 
@@ -288,6 +289,27 @@ class VolumeFile(APIView):
         response["ETag"] = etag
         response["Cache-Control"] = IMMUTABLE_CACHE
         return response
+
+
+class NextCase(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "strategy",
+                str,
+                description="Ordering of candidates (priority, created, or an active-learning strategy).",
+            )
+        ],
+        responses={200: s.CaseDetailSerializer, 204: None},
+        description="The caller's next case: one already assigned to them and still open, otherwise the best "
+        "unassigned case, which is assigned to them atomically. 204 when the worklist is empty.",
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        project = get_project(request, project_id)
+        case = case_next(project=project, user=request.user, strategy=request.query_params.get("strategy"))
+        if case is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(case_detail_data(case))
 
 
 # --- masks -------------------------------------------------------------------------------------------

@@ -7,12 +7,14 @@ from annotations.models.projects import Membership, Project, Role
 from annotations.models.reports import ReportVersion, Sentence, SentenceKind, SentenceStatus
 from annotations.models.reviews import Review, ReviewAction
 from annotations.models.schemas import Label, LabelKind, LabelSchema
-from annotations.models.snapshots import DatasetSnapshot
+from annotations.models.snapshots import DatasetSnapshot, Export, ExportFormat
 
 __all__ = [
     "AuditEvent",
     "Case",
     "DatasetSnapshot",
+    "Export",
+    "ExportFormat",
     "CaseStatus",
     "Label",
     "LabelKind",

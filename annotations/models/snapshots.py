@@ -24,3 +24,37 @@ class DatasetSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"snapshot {self.checksum[:12]} ({self.n_cases} cases)"
+
+
+class ExportFormat(models.TextChoices):
+    NNUNET = "nnunet", "nnU-Net v2 raw"
+    MONAI = "monai", "MONAI / Decathlon datalist"
+    RADGENOME = "radgenome", "RadGenome-Brain JSON + masks"
+    BIDS = "bids", "BIDS derivatives"
+    JSONL = "jsonl", "grounded JSONL"
+
+
+class Export(models.Model):
+    """One export of a frozen snapshot in one format, with a checksummed manifest of its files."""
+
+    project = models.ForeignKey("annotations.Project", on_delete=models.CASCADE, related_name="exports")
+    snapshot = models.ForeignKey(DatasetSnapshot, on_delete=models.PROTECT, related_name="exports")
+    format = models.CharField(max_length=16, choices=ExportFormat.choices)
+    job = models.ForeignKey("inference.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    storage_prefix = models.CharField(max_length=255, blank=True, help_text="Where the exported files are stored.")
+    archive = models.CharField(max_length=255, blank=True, help_text="Storage name of the downloadable archive.")
+    manifest = models.JSONField(default=dict, blank=True)
+    manifest_sha256 = models.CharField(max_length=64, blank=True)
+    n_files = models.PositiveIntegerField(default=0)
+    total_bytes = models.BigIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.format} export of {self.snapshot}"
