@@ -218,8 +218,15 @@ def label_values(data: np.ndarray) -> np.ndarray:
     return data.astype(target, copy=False)
 
 
+def _memory_order(labels: np.ndarray) -> np.ndarray:
+    """A 1-D view in Fortran (NIfTI) order, so two maps of one grid line up element by element."""
+    return np.asfortranarray(labels).ravel(order="K")
+
+
 def label_counts(labels: np.ndarray) -> dict[str, int]:
-    counts = np.bincount(labels.ravel(order="K"))
+    """Voxels per non-zero label. Counting only the non-zero voxels keeps this fast on sparse masks."""
+    flat = _memory_order(labels)
+    counts = np.bincount(flat[flat != 0])
     return {str(i): int(c) for i, c in enumerate(counts) if i > 0 and c > 0}
 
 
@@ -227,11 +234,12 @@ def label_diff(new: np.ndarray, old: np.ndarray | None) -> dict[str, dict[str, i
     """Per label, voxels that gained it and voxels that lost it, against the previous version."""
     if old is None:
         return {k: {"added": v, "removed": 0} for k, v in label_counts(new).items()}
-    changed = new != old
-    if not changed.any():
+    flat_new, flat_old = _memory_order(new), _memory_order(old)
+    changed = np.flatnonzero(flat_new != flat_old)
+    if changed.size == 0:
         return {}
-    added = np.bincount(new[changed])
-    removed = np.bincount(old[changed])
+    added = np.bincount(flat_new[changed])
+    removed = np.bincount(flat_old[changed])
     out: dict[str, dict[str, int]] = {}
     for label in range(1, max(len(added), len(removed))):
         a = int(added[label]) if label < len(added) else 0

@@ -48,12 +48,30 @@ class Case(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [models.UniqueConstraint(fields=["project", "external_id"], name="case_unique_external_id")]
+        # The worklist's orderings and filters, each an index the planner can walk in order so that a
+        # page costs the same with 100 or 100,000 cases (measured by bench/bench_case_list.py).
+        # The two priority orderings (DESC NULLS LAST) are PostgreSQL-only indexes, created in
+        # migration 0004, because SQLite cannot index NULLS LAST.
         indexes = [
-            models.Index(fields=["project", "created_at", "id"], name="case_project_created"),
-            models.Index(fields=["project", "status", "created_at"], name="case_project_status"),
-            models.Index(fields=["project", "priority"], name="case_project_priority"),
-            models.Index(fields=["project", "assignee"], name="case_project_assignee"),
-            models.Index(fields=["project", "split"], name="case_project_split"),
+            models.Index(
+                "project", "created_at", "id", name="case_worklist_created", condition=models.Q(deleted_at__isnull=True)
+            ),
+            models.Index(
+                "project",
+                "status",
+                "created_at",
+                "id",
+                name="case_worklist_status",
+                condition=models.Q(deleted_at__isnull=True),
+            ),
+            models.Index(
+                "project",
+                "assignee",
+                "created_at",
+                "id",
+                name="case_worklist_assignee",
+                condition=models.Q(deleted_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

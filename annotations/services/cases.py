@@ -100,7 +100,7 @@ def case_create(
         if problem:
             raise InvalidInput(f"The {kind} mask does not fit the {reference} reference volume: {problem}.")
         labels = _labels_or_invalid(vol.data, f"The {kind} mask")
-        check_labels_in_schema(labels, project.label_schema, kind)
+        check_labels_in_schema(nifti.label_counts(labels), project.label_schema, kind)
         labels_by_kind[kind] = labels
 
     stored = {m: blob_put(data) for m, data in scrubbed.items()}

@@ -61,10 +61,10 @@ class MaskSaveResult:
     created: bool  # False when the upload equals the current version: nothing new to store
 
 
-def check_labels_in_schema(labels: np.ndarray, schema: LabelSchema, kind: str) -> None:
-    present = np.flatnonzero(np.bincount(labels.ravel(order="K")))
+def check_labels_in_schema(counts: dict[str, int], schema: LabelSchema, kind: str) -> None:
+    """``counts`` as from ``nifti.label_counts``: every label present must be one the schema defines."""
     allowed = set(schema.labels.filter(kind=kind).values_list("index", flat=True))
-    outside = [int(v) for v in present if v != 0 and int(v) not in allowed]
+    outside = sorted(int(v) for v in counts if int(v) not in allowed)
     if outside:
         shown = ", ".join(str(v) for v in outside[:10])
         raise InvalidInput(
@@ -144,7 +144,8 @@ def mask_save(
         labels = nifti.label_values(vol.data)
     except nifti.NiftiError as exc:
         raise InvalidInput(f"The uploaded {kind} mask: {exc}.") from None
-    check_labels_in_schema(labels, case.project.label_schema, kind)
+    counts = nifti.label_counts(labels)
+    check_labels_in_schema(counts, case.project.label_schema, kind)
 
     parent = MaskVersion.objects.filter(case=case, kind=kind, version=expected_version).first()
     if expected_version > 0 and parent is None:
@@ -155,14 +156,13 @@ def mask_save(
             current_version=current.version if current else 0,
         )
     parent_labels = mask_labels(parent) if parent else None
-    if parent_labels is not None and np.array_equal(parent_labels, labels):
+    diff = nifti.label_diff(labels, parent_labels)
+    if parent is not None and not diff:
         _raise_if_stale(case, kind, expected_version)
         return MaskSaveResult(mask=parent, created=False)
 
     encoded = nifti.encode_labels(labels, reference_affine)
     name, sha, size = blob_put(encoded)
-    counts = nifti.label_counts(labels)
-    diff = nifti.label_diff(labels, parent_labels)
 
     try:
         with transaction.atomic():

@@ -25,7 +25,7 @@ def test_healthz_is_503_when_the_broker_does_not_answer(client, db, monkeypatch)
 
     # Celery lets the CELERY_BROKER_URL environment variable (set in CI) override the app's own URL.
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
-    unreachable = Celery("unreachable", broker="redis://127.0.0.1:1/0")
+    unreachable = Celery("unreachable", broker="redis://127.0.0.1:1/0", set_as_current=False)
     unreachable.conf.broker_transport_options = {"socket_connect_timeout": 1}
     monkeypatch.setattr(health, "celery_app", unreachable)
     response = client.get("/healthz")
