@@ -62,3 +62,21 @@ def test_niivue_is_served_from_our_static_files(client, db):
     with open(path, encoding="utf-8") as fh:
         source = fh.read()
     assert "Niivue" in source and "export" in source
+
+
+def test_repeated_failed_logins_lock_that_user_on_every_login_path(client, make_user, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"login": "1000/min"}}
+    make_user("ana")
+    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+        assert client.post("/login/", {"username": "ana", "password": "wrong"}).status_code == 200
+    locked = client.post("/login/", {"username": "ana", "password": "pw-ana"})
+    assert locked.status_code == 429 and locked["Retry-After"]
+    token = client.post("/api/auth/token/", {"username": "ana", "password": "pw-ana"})
+    assert token.status_code == 429 and "Too many failed logins" in token.json()["detail"]
+    # Another user from the same address is not affected.
+    make_user("ben")
+    assert client.post("/login/", {"username": "ben", "password": "pw-ben"}).status_code == 302
+    cache.clear()
