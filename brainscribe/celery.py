@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from celery.signals import before_task_publish, celeryd_init
+from celery.signals import before_task_publish, celeryd_init, worker_ready
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brainscribe.settings")
@@ -45,3 +45,11 @@ def _folders_before_publish(**_: Any) -> None:
 @celeryd_init.connect
 def _folders_before_worker(**_: Any) -> None:
     ensure_broker_folders()
+
+
+@worker_ready.connect
+def _dispatch_jobs_waiting_for_the_broker(**_: Any) -> None:
+    """Jobs created while the broker was down are sent as soon as a worker (hence the broker) is up."""
+    from inference.services.jobs import job_dispatch_pending
+
+    job_dispatch_pending()

@@ -12,13 +12,14 @@ from __future__ import annotations
 import importlib
 import logging
 import traceback
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -30,6 +31,8 @@ from inference.models import ACTIVE_JOB_STATUSES, Job, JobStatus
 logger = logging.getLogger(__name__)
 
 LOG_TAIL_CHARS = 20_000
+# A running job whose worker has not reported for this long is presumed dead and may be taken over.
+STALE_AFTER = timedelta(minutes=15)
 
 
 class JobCancelled(Exception):
@@ -123,37 +126,47 @@ def job_create(*, project: Project | None, type: str, params: dict[str, Any] | N
 
 
 def job_dispatch(job_id: int) -> bool:
-    """Send one job to its queue. False (and the job stays pending) when the broker is unreachable."""
+    """Send one job to its queue, exactly once. False (the job stays pending) when the broker is away.
+
+    The row is claimed for dispatch before publishing, so the after-commit hook, beat and a starting
+    worker can all try without ever sending the same job twice.
+    """
     from inference.tasks import run_job
 
-    job = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED, dispatched_at__isnull=True).first()
+    job = Job.objects.filter(pk=job_id).first()
     if job is None:
+        return False
+    task_id = str(uuid.uuid4())
+    claimed = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED, dispatched_at__isnull=True).update(
+        dispatched_at=timezone.now(), celery_task_id=task_id
+    )
+    if not claimed:
         return False
     spec = job_types()[job.type]
     try:
-        result = run_job.apply_async(
+        run_job.apply_async(
             args=[job.pk],
             queue=spec.queue,
+            task_id=task_id,
             retry=True,
             retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 1},
         )
     except Exception as exc:  # noqa: BLE001 - kombu raises many types when the broker is away
         logger.warning("job %s not dispatched, broker unavailable: %s", job_id, exc)
-        Job.objects.filter(pk=job_id).update(
-            message="Waiting for the job queue (broker unreachable); it will start when the broker is back."
+        Job.objects.filter(pk=job_id, celery_task_id=task_id).update(
+            dispatched_at=None,
+            celery_task_id="",
+            message="Waiting for the job queue (broker unreachable); it will start when the broker is back.",
         )
         return False
-    Job.objects.filter(pk=job_id, dispatched_at__isnull=True).update(
-        dispatched_at=timezone.now(), celery_task_id=result.id, message=""
-    )
+    Job.objects.filter(pk=job_id, celery_task_id=task_id).update(message="")
     return True
 
 
-def job_dispatch_pending(older_than: timedelta = timedelta(seconds=2)) -> int:
+def job_dispatch_pending() -> int:
     """Send every queued job the broker never accepted (e.g. it was down when they were created)."""
-    cutoff = timezone.now() - older_than
     ids = list(
-        Job.objects.filter(status=JobStatus.QUEUED, dispatched_at__isnull=True, created_at__lte=cutoff)
+        Job.objects.filter(status=JobStatus.QUEUED, dispatched_at__isnull=True)
         .order_by("created_at")
         .values_list("pk", flat=True)[:200]
     )
@@ -177,14 +190,20 @@ def job_cancel(*, job: Job, user: Any) -> Job:
 
 def job_execute(*, job_id: int, worker: str = "", task_id: str = "") -> str:
     """Run a job in a worker. Safe to call twice for the same job (a redelivered task)."""
-    claimed = Job.objects.filter(pk=job_id, status__in=ACTIVE_JOB_STATUSES, cancel_requested=False).update(
+    now = timezone.now()
+    # Claimable: a queued job, the redelivery of the very message that started it (its worker died),
+    # or a running job whose heartbeat stopped long ago. A second copy of a live job is not.
+    claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+    if task_id:
+        claimable |= Q(status=JobStatus.RUNNING, celery_task_id=task_id)
+    claimed = Job.objects.filter(claimable, pk=job_id, cancel_requested=False).update(
         status=JobStatus.RUNNING,
         attempts=F("attempts") + 1,
-        started_at=Coalesce(F("started_at"), timezone.now()),
-        heartbeat_at=timezone.now(),
+        started_at=Coalesce(F("started_at"), now),
+        heartbeat_at=now,
         worker=worker[:200],
         celery_task_id=task_id or F("celery_task_id"),
-        dispatched_at=Coalesce(F("dispatched_at"), timezone.now()),
+        dispatched_at=Coalesce(F("dispatched_at"), now),
     )
     job = Job.objects.filter(pk=job_id).first()
     if job is None:

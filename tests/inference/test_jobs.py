@@ -1,0 +1,92 @@
+"""Job bookkeeping: dispatched once, claimed once, redelivery resumes, cancellation, failures recorded."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from inference.models import Job, JobStatus
+from inference.services.jobs import job_cancel, job_dispatch, job_execute
+
+
+@pytest.fixture
+def import_job(project, tmp_path, settings):
+    settings.BRAINSCRIBE_IMPORT_ROOTS = [str(tmp_path)]
+    (tmp_path / "empty").mkdir()
+    return lambda: Job.objects.create(
+        project=project, type="import", params={"path": str(tmp_path / "empty"), "layout": "generic"}
+    )
+
+
+def test_a_job_is_dispatched_only_once(import_job):
+    job = import_job()
+    assert job_dispatch(job.pk) is True
+    assert job_dispatch(job.pk) is False
+    assert Job.objects.get(pk=job.pk).celery_task_id
+
+
+def test_a_second_copy_of_a_live_job_does_not_run_it_again(import_job):
+    job = import_job()
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, celery_task_id="first", heartbeat_at=timezone.now())
+    assert job_execute(job_id=job.pk, task_id="second") == JobStatus.RUNNING
+    assert Job.objects.get(pk=job.pk).attempts == 0
+
+
+def test_the_redelivered_message_resumes_the_job(import_job):
+    job = import_job()
+    Job.objects.filter(pk=job.pk).update(
+        status=JobStatus.RUNNING, celery_task_id="first", attempts=1, heartbeat_at=timezone.now()
+    )
+    assert job_execute(job_id=job.pk, task_id="first") == JobStatus.SUCCEEDED
+    assert Job.objects.get(pk=job.pk).attempts == 2
+
+
+def test_a_job_whose_worker_went_silent_can_be_taken_over(import_job):
+    job = import_job()
+    Job.objects.filter(pk=job.pk).update(
+        status=JobStatus.RUNNING, celery_task_id="first", heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
+    assert job_execute(job_id=job.pk, task_id="other") == JobStatus.SUCCEEDED
+
+
+def test_finished_jobs_ignore_duplicate_deliveries(import_job):
+    job = import_job()
+    assert job_execute(job_id=job.pk) == JobStatus.SUCCEEDED
+    assert job_execute(job_id=job.pk) == JobStatus.SUCCEEDED
+    assert Job.objects.get(pk=job.pk).attempts == 1
+
+
+def test_a_failure_is_recorded_with_its_reason(project):
+    job = Job.objects.create(project=project, type="import", params={"path": "/nonexistent", "layout": "generic"})
+    assert job_execute(job_id=job.pk) == JobStatus.FAILED
+    job.refresh_from_db()
+    assert "is not a folder" in job.error and job.finished_at is not None and "Traceback" in job.log
+
+
+def test_cancelling_a_queued_job_stops_it_before_it_starts(import_job, members):
+    job = import_job()
+    assert job_cancel(job=job, user=members["admin"]).status == JobStatus.CANCELLED
+    assert job_execute(job_id=job.pk) == JobStatus.CANCELLED
+
+
+def test_the_same_import_twice_while_active_is_a_409(members, client_for, project, tmp_path, settings):
+    settings.BRAINSCRIBE_IMPORT_ROOTS = [str(tmp_path)]
+    (tmp_path / "batch").mkdir()
+    client = client_for(members["admin"])
+    body = {"type": "import", "params": {"path": "batch"}}
+    first = client.post(f"/api/projects/{project.pk}/jobs/", body, format="json")
+    second = client.post(f"/api/projects/{project.pk}/jobs/", body, format="json")
+    assert first.status_code == 202 and second.status_code == 409
+    assert second.json()["job_id"] == first.json()["id"]
+
+
+def test_unknown_job_type_is_a_400(members, client_for, project):
+    response = client_for(members["admin"]).post(f"/api/projects/{project.pk}/jobs/", {"type": "magic"}, format="json")
+    assert response.status_code == 400 and "Unknown job type" in response.json()["detail"]
+
+
+def test_job_progress_is_visible_through_the_api(members, client_for, import_job):
+    job = import_job()
+    job_execute(job_id=job.pk)
+    body = client_for(members["viewer"]).get(f"/api/jobs/{job.pk}/").json()
+    assert body["status"] == "succeeded" and body["progress"] == 1.0 and body["result"]["created"] == 0
