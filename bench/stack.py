@@ -42,7 +42,8 @@ def postgres_bin() -> Path | None:
 
 
 class PrivatePostgres:
-    def __init__(self) -> None:
+    def __init__(self, fsync: bool = False) -> None:
+        self.fsync = fsync
         bindir = postgres_bin()
         if bindir is None:
             raise RuntimeError("PostgreSQL server binaries are not installed")
@@ -68,7 +69,9 @@ class PrivatePostgres:
         subprocess.run(runner + cmd, check=True, capture_output=True, timeout=120)
 
     def _ctl(self, action: str, *extra: str) -> None:
-        options = f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options = f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not self.fsync:
+            options += " -c fsync=off"
         self._as_postgres(
             [
                 str(self.bindir / "pg_ctl"),
@@ -205,6 +208,10 @@ data[2:-2, 2:-2, 2:-2] = 400
 body = gzip.compress(nib.Nifti1Image(data, affine).to_bytes(), compresslevel=1)
 cases = [case_create(project=project, external_id=f"L{i:04d}", volumes={"T1": body, "FLAIR": body}).case.pk
          for i in range(spec["cases"])]
+# The first case is held by the admin: never handed out by next-case, so it stays editable by all
+# annotators and serves as the case several of them save on at once.
+from annotations.models import Case
+Case.objects.filter(pk=cases[0]).update(assignee=admin, status="in_progress")
 print(json.dumps({"project": project.pk, "tokens": tokens, "cases": cases}))
 """
 
