@@ -164,6 +164,8 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 32
 
 # Folders on the server that import jobs started through the API may read (CLI imports may read any).
 BRAINSCRIBE_IMPORT_ROOTS = env_list("BRAINSCRIBE_IMPORT_ROOTS", [str(VAR_DIR / "import")])
+# An imported archive may unpack to at most this much (a zip bomb stops here).
+BRAINSCRIBE_MAX_IMPORT_BYTES = env_int("BRAINSCRIBE_MAX_IMPORT_BYTES", 20 * 1024**3)
 
 # --- Security -------------------------------------------------------------------------------------
 # HTTPS defaults follow DEBUG: production is behind TLS; a laptop demo is not.

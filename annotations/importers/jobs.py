@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 
 from annotations.errors import InvalidInput
+from annotations.importers.archives import is_archive
 from annotations.importers.run import ALL_LAYOUTS, import_path
 from annotations.models import Project
 
@@ -32,8 +33,8 @@ def clean_import_params(project: Project | None, params: dict[str, Any]) -> dict
             f"{raw!r} is outside the import roots ({', '.join(str(r) for r in roots) or 'none configured'}); "
             "set BRAINSCRIBE_IMPORT_ROOTS to allow a folder."
         )
-    if not resolved.is_dir():
-        raise InvalidInput(f"{raw!r} is not a folder on the server.")
+    if not (resolved.is_dir() or is_archive(resolved)):
+        raise InvalidInput(f"{raw!r} is not a folder or a .zip/.tar archive on the server.")
     return {"path": str(resolved), "layout": layout}
 
 

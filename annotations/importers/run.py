@@ -6,15 +6,18 @@ nothing new: cases are matched by external id and image checksums, reports by th
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 
 from annotations import nifti
 from annotations.errors import CaseStoreError
+from annotations.importers.archives import is_archive, safe_extract
 from annotations.importers.dicom import dicom
 from annotations.importers.layouts import LAYOUTS, CaseSource, ImportPathError
 from annotations.importers.reports import RegionWords, has_reports, load_reports, load_splits
@@ -93,8 +96,12 @@ def import_path(
     if layout not in ALL_LAYOUTS:
         raise ImportPathError(f"unknown layout {layout!r}; use one of {', '.join(sorted(ALL_LAYOUTS))}")
     root = Path(root)
+    if is_archive(root):
+        with tempfile.TemporaryDirectory(prefix="brainscribe-import-") as tmp:
+            unpacked = safe_extract(root, Path(tmp), max_bytes=settings.BRAINSCRIBE_MAX_IMPORT_BYTES)
+            return import_path(project=project, root=unpacked, layout=layout, user=user, progress=progress)
     if not root.is_dir():
-        raise ImportPathError(f"{root} is not a folder")
+        raise ImportPathError(f"{root} is not a folder or a .zip/.tar archive")
     root = root.resolve()
     summary = ImportSummary()
     splits = load_splits(root)
