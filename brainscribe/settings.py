@@ -8,6 +8,7 @@ network: directories are created by the commands that need them.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
@@ -102,8 +103,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    # A file (not memory) so that worker subprocesses started by tests see the test database.
-    _db["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    # A file (not memory) so that worker subprocesses started by tests see the test database; one
+    # per test process so that two test runs on one checkout do not trample each other.
+    _db["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 else:
     _db["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
     _db["CONN_HEALTH_CHECKS"] = True
