@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from annotations.importers.jobs import clean_import_params, import_dedupe_key
 from annotations.models import Role
+from inference.services.active_learning import clean_scoring_params, scoring_dedupe_key
 from inference.services.jobs import JobSpec
 
 JOB_TYPES: dict[str, JobSpec] = {
@@ -19,5 +20,12 @@ JOB_TYPES: dict[str, JobSpec] = {
         minimum_role=Role.ADMIN,
         clean_params=clean_import_params,
         dedupe_key=import_dedupe_key,
+    ),
+    "scoring": JobSpec(
+        runner="inference.services.active_learning:run_scoring_job",
+        queue="inference",
+        minimum_role=Role.ADMIN,
+        clean_params=clean_scoring_params,
+        dedupe_key=scoring_dedupe_key,
     ),
 }

@@ -117,3 +117,27 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.stage})"
+
+
+class CaseScore(models.Model):
+    """How much a case would teach the model, by one active-learning strategy, for one model version."""
+
+    case = models.ForeignKey("annotations.Case", on_delete=models.CASCADE, related_name="scores")
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.CASCADE, related_name="case_scores"
+    )
+    strategy = models.CharField(max_length=32)
+    score = models.FloatField()
+    details = models.JSONField(default=dict, blank=True, help_text="Per-region scores and what they came from.")
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["case", "strategy"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "model_version", "strategy"], name="score_unique_per_model"),
+        ]
+        indexes = [models.Index(fields=["strategy", "model_version", "-score"], name="score_rank")]
+
+    def __str__(self) -> str:
+        return f"{self.case} {self.strategy}={self.score:.3f}"

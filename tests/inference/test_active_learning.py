@@ -1,0 +1,114 @@
+import gzip
+
+import nibabel as nib
+import numpy as np
+
+from annotations.models import Case, CaseStatus
+from annotations.services.masks import mask_save
+from annotations.services.reports import report_save
+from inference.models import CaseScore
+from inference.services.active_learning import correction_weights, scores_compute
+from inference.services.jobs import job_create, job_execute
+
+
+def _labels(case, boxes: dict[int, tuple[slice, slice, slice]]) -> bytes:
+    data = np.zeros(tuple(case.shape), np.uint8)
+    for value, where in boxes.items():
+        data[where] = value
+    return gzip.compress(nib.Nifti1Image(data, np.asarray(case.affine)).to_bytes())
+
+
+def test_random_scores_are_stable_per_case_and_different_between_cases(project, make_case):
+    for i in range(4):
+        make_case(external_id=f"c{i}")
+    scores_compute(project=project, strategy="random")
+    first = dict(CaseScore.objects.values_list("case_id", "score"))
+    scores_compute(project=project, strategy="random")
+    assert dict(CaseScore.objects.values_list("case_id", "score")) == first
+    assert len(set(first.values())) == 4 and all(0 <= s < 1 for s in first.values())
+    assert CaseScore.objects.count() == 4  # recomputing replaces, never duplicates
+
+
+def test_inconsistency_ranks_cases_whose_model_report_contradicts_its_masks(project, make_case):
+    calm, odd = make_case(external_id="calm"), make_case(external_id="odd")
+    report_save(case=calm, expected_version=0, user=None, source="model", sentences=[{"text": "Normal."}])
+    report_save(
+        case=odd,
+        expected_version=0,
+        user=None,
+        source="model",
+        sentences=[{"text": "Left lesion."}, {"text": "Normal."}],
+    )
+    odd_sentence = odd.report_versions.get().sentences.first()
+    odd_sentence.warnings = [{"code": "side", "message": "the mask is on the right"}]
+    odd_sentence.save()
+    scores_compute(project=project, strategy="inconsistency")
+    scores = dict(CaseScore.objects.values_list("case__external_id", "score"))
+    assert scores == {"calm": 0.0, "odd": 0.5}
+
+
+def test_corrected_regions_prefers_proposals_where_clinicians_corrected_before(project, make_case, members):
+    teacher = make_case(external_id="teacher")
+    region_a, region_b = np.s_[0:6, 0:8, 0:6], np.s_[12:20, 12:20, 10:16]
+    mask_save(
+        case=teacher,
+        kind="structure",
+        data=_labels(teacher, {1: region_a, 5: region_b}),
+        expected_version=0,
+        user=None,
+        source="model",
+    )
+    mask_save(
+        case=teacher,
+        kind="lesion",
+        data=_labels(teacher, {2: np.s_[0:3, 0:3, 0:3]}),
+        expected_version=0,
+        user=None,
+        source="model",
+    )
+    # The clinician had to grow the lesion inside region 1 only.
+    mask_save(
+        case=teacher,
+        kind="lesion",
+        data=_labels(teacher, {2: np.s_[0:6, 0:6, 0:6]}),
+        expected_version=1,
+        user=members["annotator"],
+    )
+    Case.objects.filter(pk=teacher.pk).update(status=CaseStatus.APPROVED)
+    assert correction_weights(project) == {1: 1.0}
+
+    hits, misses = make_case(external_id="in-a"), make_case(external_id="in-b")
+    for case, where in ((hits, np.s_[1:4, 1:4, 1:4]), (misses, np.s_[13:16, 13:16, 11:14])):
+        mask_save(
+            case=case,
+            kind="structure",
+            data=_labels(case, {1: region_a, 5: region_b}),
+            expected_version=0,
+            user=None,
+            source="model",
+        )
+        mask_save(
+            case=case, kind="lesion", data=_labels(case, {2: where}), expected_version=0, user=None, source="model"
+        )
+    scores_compute(project=project, strategy="corrected_regions")
+    scores = dict(CaseScore.objects.values_list("case__external_id", "score"))
+    assert scores["in-a"] == 1.0 and scores["in-b"] == 0.0
+
+
+def test_next_case_follows_the_requested_strategy(project, make_case, members, client_for):
+    for i in range(5):
+        make_case(external_id=f"c{i}")
+    scores_compute(project=project, strategy="random", set_priority=False)
+    best = CaseScore.objects.order_by("-score").first().case.external_id
+    picked = client_for(members["annotator"]).get(f"/api/projects/{project.pk}/next-case?strategy=random").json()
+    assert picked["external_id"] == best
+    assert picked["priority_strategy"] == "random"
+
+
+def test_scoring_job_sets_the_worklist_priority(project, make_case, members):
+    for i in range(3):
+        make_case(external_id=f"c{i}")
+    job = job_create(project=project, type="scoring", params={"strategy": "random"}, user=members["admin"])
+    assert job_execute(job_id=job.pk) == "succeeded"
+    priorities = list(Case.objects.values_list("priority", "priority_strategy"))
+    assert all(p is not None and s == "random" for p, s in priorities)
