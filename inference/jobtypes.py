@@ -5,6 +5,7 @@ from __future__ import annotations
 from annotations.importers.jobs import clean_import_params, import_dedupe_key
 from annotations.models import Role
 from inference.services.active_learning import clean_scoring_params, scoring_dedupe_key
+from inference.services.inference import clean_inference_params, inference_dedupe_key
 from inference.services.jobs import JobSpec
 
 JOB_TYPES: dict[str, JobSpec] = {
@@ -27,5 +28,12 @@ JOB_TYPES: dict[str, JobSpec] = {
         minimum_role=Role.ADMIN,
         clean_params=clean_scoring_params,
         dedupe_key=scoring_dedupe_key,
+    ),
+    "inference": JobSpec(
+        runner="inference.services.inference:run_inference_job",
+        queue="inference",
+        minimum_role=Role.REVIEWER,
+        clean_params=clean_inference_params,
+        dedupe_key=inference_dedupe_key,
     ),
 }
