@@ -13,6 +13,7 @@ urlpatterns = [
     path("projects/<int:project_id>/next-case", views.NextCase.as_view(), name="next-case"),
     path("cases/<int:case_id>/", views.CaseDetail.as_view(), name="case-detail"),
     path("cases/<int:case_id>/volumes/<str:modality>", views.VolumeFile.as_view(), name="volume-file"),
+    path("cases/<int:case_id>/preview.png", views.CasePreview.as_view(), name="case-preview"),
     path("cases/<int:case_id>/masks/<str:kind>", views.MaskFile.as_view(), name="mask-file"),
     path("cases/<int:case_id>/masks/<str:kind>/versions/", views.MaskVersionList.as_view(), name="mask-versions"),
     path("cases/<int:case_id>/report", views.ReportDetail.as_view(), name="report"),

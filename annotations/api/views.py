@@ -39,6 +39,7 @@ from annotations.services import cases as case_services
 from annotations.services import projects as project_services
 from annotations.services.access import require_role
 from annotations.services.masks import mask_latest, mask_save, parse_if_match
+from annotations.services.previews import case_preview_png
 from annotations.services.reports import report_latest, report_save
 from annotations.services.reviews import case_review
 from annotations.services.worklist import case_next
@@ -331,6 +332,27 @@ class NextCase(APIView):
         if case is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(case_detail_data(case))
+
+
+class CasePreview(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("size", int, description="Tile size in pixels (48-400).")],
+        responses={(200, "image/png"): OpenApiTypes.BINARY, 304: None},
+        description="Every sequence in three planes through the largest lesion, with lesion outlines.",
+    )
+    def get(self, request: Request, case_id: int) -> HttpResponse:
+        case = get_case(request, case_id)
+        size = request.query_params.get("size", "120")
+        if not size.isdigit() or not 48 <= int(size) <= 400:
+            raise InvalidInput("size must be a whole number from 48 to 400.")
+        data, key = case_preview_png(case, size=int(size))
+        etag = f'"{key}"'
+        response = (
+            HttpResponse(status=304) if _etag_matches(request, etag) else HttpResponse(data, content_type="image/png")
+        )
+        response["ETag"] = etag
+        response["Cache-Control"] = "private, no-cache"
+        return response
 
 
 # --- masks -------------------------------------------------------------------------------------------
