@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from annotations.exporters.jobs import clean_export_params, export_dedupe_key
 from annotations.importers.jobs import clean_import_params, import_dedupe_key
 from annotations.models import Role
 from inference.services.active_learning import clean_scoring_params, scoring_dedupe_key
@@ -35,5 +36,12 @@ JOB_TYPES: dict[str, JobSpec] = {
         minimum_role=Role.REVIEWER,
         clean_params=clean_inference_params,
         dedupe_key=inference_dedupe_key,
+    ),
+    "export": JobSpec(
+        runner="annotations.exporters.jobs:run_export_job",
+        queue="default",
+        minimum_role=Role.REVIEWER,
+        clean_params=clean_export_params,
+        dedupe_key=export_dedupe_key,
     ),
 }

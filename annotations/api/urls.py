@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from annotations.api import views
 
@@ -20,4 +20,5 @@ urlpatterns = [
     path("cases/<int:case_id>/report/versions/", views.ReportVersionList.as_view(), name="report-versions"),
     path("cases/<int:case_id>/review", views.CaseReview.as_view(), name="case-review"),
     path("cases/<int:case_id>/reviews/", views.ReviewList.as_view(), name="case-reviews"),
+    path("", include("annotations.api.export_urls")),
 ]

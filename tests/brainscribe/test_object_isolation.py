@@ -6,8 +6,13 @@ import re
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
-GLOBAL_PATHS = {"/api/auth/token/", "/api/projects/", "/api/label-schemas/", "/api/label-schemas/{slug}/",
-                "/api/schema/"}
+GLOBAL_PATHS = {
+    "/api/auth/token/",
+    "/api/projects/",
+    "/api/label-schemas/",
+    "/api/label-schemas/{slug}/",
+    "/api/schema/",
+}
 
 
 @pytest.fixture
@@ -15,20 +20,31 @@ def project_b(staff, make_user, nifti_bytes):
     from annotations.models import Membership
     from annotations.services.cases import case_create
     from annotations.services.projects import project_create
-    from inference.models import Job
+    from annotations.models import DatasetSnapshot, Export
+    from inference.models import Job, ModelVersion
 
     other = make_user("b-admin", is_staff=True)
     project = project_create(name="Project B", label_schema="demo-aal3", user=other)
     Membership.objects.create(project=project, user=make_user("b-annotator"), role="annotator")
     case = case_create(project=project, external_id="b-case", volumes={"T1": nifti_bytes()}).case
     job = Job.objects.create(project=project, type="import", params={}, created_by=other)
-    return {"project": project, "case": case, "job": job, "user": other}
+    snapshot = DatasetSnapshot.objects.create(project=project, checksum="0" * 64, manifest={}, n_cases=0)
+    export = Export.objects.create(project=project, snapshot=snapshot, format="nnunet", archive="exports/x.zip")
+    model = ModelVersion.objects.create(
+        project=project, name="b-model", label_schema=project.label_schema, checkpoint="blobs/x.pt", sha256="0" * 64
+    )
+    return {"project": project, "case": case, "job": job, "user": other, "export_id": export.pk, "model_id": model.pk}
 
 
 def _substitute(path: str, b: dict) -> str:
     values = {
-        "project_id": b["project"].pk, "case_id": b["case"].pk, "job_id": b["job"].pk, "user_id": b["user"].pk,
-        "kind": "lesion", "modality": "T1", "id": b["case"].pk,
+        "project_id": b["project"].pk,
+        "case_id": b["case"].pk,
+        "job_id": b["job"].pk,
+        "user_id": b["user"].pk,
+        "kind": "lesion",
+        "modality": "T1",
+        "id": b["case"].pk,
     }
     values.update({k: v for k, v in b.items() if k.endswith("_id")})
 
