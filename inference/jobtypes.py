@@ -8,6 +8,7 @@ from annotations.models import Role
 from inference.services.active_learning import clean_scoring_params, scoring_dedupe_key
 from inference.services.inference import clean_inference_params, inference_dedupe_key
 from inference.services.jobs import JobSpec
+from inference.services.training import clean_training_params, training_dedupe_key
 
 JOB_TYPES: dict[str, JobSpec] = {
     "healthcheck": JobSpec(
@@ -43,5 +44,12 @@ JOB_TYPES: dict[str, JobSpec] = {
         minimum_role=Role.REVIEWER,
         clean_params=clean_export_params,
         dedupe_key=export_dedupe_key,
+    ),
+    "training": JobSpec(
+        runner="inference.services.training:run_training_job",
+        queue="training",
+        minimum_role=Role.ADMIN,
+        clean_params=clean_training_params,
+        dedupe_key=training_dedupe_key,
     ),
 }

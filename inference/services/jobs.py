@@ -70,6 +70,12 @@ class JobContext:
         Job.objects.filter(pk=self.job.pk).update(**updates)
         self.check_cancelled()
 
+    def report(self, data: dict[str, Any]) -> None:
+        """Merge partial results into the job row while it runs (e.g. the learning curve so far)."""
+        current = Job.objects.filter(pk=self.job.pk).values_list("result", flat=True).first() or {}
+        Job.objects.filter(pk=self.job.pk).update(result={**current, **data}, heartbeat_at=timezone.now())
+        self.job.result = {**current, **data}
+
     def log(self, line: str) -> None:
         self._log.append(line.rstrip("\n"))
         text = "\n".join(self._log)[-LOG_TAIL_CHARS:]
@@ -227,7 +233,8 @@ def job_execute(*, job_id: int, worker: str = "", task_id: str = "") -> str:
         ctx.log(tail)
         _finish(job_id, JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], message="Failed.")
         return JobStatus.FAILED
-    _finish(job_id, JobStatus.SUCCEEDED, result=result, message="Done.", progress=1.0)
+    partial = Job.objects.filter(pk=job_id).values_list("result", flat=True).first() or {}
+    _finish(job_id, JobStatus.SUCCEEDED, result={**partial, **result}, message="Done.", progress=1.0)
     return JobStatus.SUCCEEDED
 
 

@@ -109,3 +109,35 @@ def phantom_case(project):
         return case_create(project=project, external_id=external_id, volumes=volumes).case
 
     return make
+
+
+@pytest.fixture
+def labelled_case(project, members):
+    """A phantom case whose ground-truth masks a reviewer approved (the labelled set)."""
+    import gzip
+
+    from annotations.services.cases import case_create
+    from annotations.services.reviews import case_review
+
+    def make(external_id: str, lesion_x: float = -8.0, seed: int = 7, approve: bool = True) -> object:
+        images = phantom(seed, lesion_x)
+        volumes = {m: gzip.compress(images[m].to_bytes()) for m in ("T1", "FLAIR", "T2")}
+        masks = {k: gzip.compress(images[k].to_bytes()) for k in ("lesion", "structure")}
+        case = case_create(project=project, external_id=external_id, volumes=volumes, masks=masks).case
+        if approve:
+            case_review(case=case, action="submit", user=members["annotator"])
+            case_review(case=case, action="approve", user=members["reviewer"])
+        return case
+
+    return make
+
+
+@pytest.fixture
+def tiny_champion(project, tiny_demo_model):
+    from inference.models import Job
+    from inference.services.models import model_promote, model_register
+
+    model = model_register(project=project, data=tiny_demo_model, name="tiny champion", metrics={"val_score": 0.1})
+    model_promote(model=model, user=None, reason="test champion")
+    Job.objects.all().delete()  # the jobs a promotion queues are not what these tests watch
+    return model

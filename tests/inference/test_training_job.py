@@ -1,0 +1,168 @@
+"""Retraining as a job: frozen snapshot, permanent splits, pseudo-labels, one candidate per run."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from annotations.models import Case, Split
+from inference.models import Job, JobStatus, ModelStage, ModelVersion
+from inference.services.inference import infer_case
+from inference.services.jobs import job_create, job_execute
+from inference.services.training import splits_assign
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = {"config": {"epochs": 2}, "max_steps_per_epoch": 2}
+
+
+def _dataset(labelled_case, phantom_case, tiny_champion):
+    for i in range(5):
+        labelled_case(f"L{i}", lesion_x=(-1) ** i * 7.0, seed=i)
+    for i in range(2):
+        infer_case(case=phantom_case(external_id=f"U{i}", lesion_x=6.0), model_version=tiny_champion)
+
+
+def test_retraining_registers_one_candidate_from_the_snapshot(project, labelled_case, phantom_case, tiny_champion):
+    _dataset(labelled_case, phantom_case, tiny_champion)
+    job = job_create(project=project, type="training", params=TINY, user=None)
+    assert job_execute(job_id=job.pk) == JobStatus.SUCCEEDED, Job.objects.get(pk=job.pk).error
+    job.refresh_from_db()
+    model = ModelVersion.objects.get(pk=job.result["model"])
+    assert model.stage == ModelStage.CANDIDATE and model.parent == tiny_champion
+    assert model.training_job == job and model.snapshot_id == job.result["snapshot"]
+    assert [h["epoch"] for h in job.result["history"]] == [1, 2]
+    counts = job.result["cases"]
+    assert counts["labelled"] + counts["validation"] == 5 and counts["pseudo_labelled"] >= 1
+    # Every case now has its permanent split; validation cases were not trained on.
+    splits = dict(Case.objects.values_list("external_id", "split"))
+    assert Split.UNASSIGNED not in splits.values()
+    snapshot_entries = {e["external_id"]: e for e in model.snapshot.manifest["cases"]}
+    assert all(snapshot_entries[c]["split"] == splits[c] for c in snapshot_entries)
+    # The same job delivered again registers nothing new.
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, celery_task_id="again")
+    job_execute(job_id=job.pk, task_id="again")
+    assert ModelVersion.objects.filter(training_job=job).count() == 1
+
+
+def test_splits_are_assigned_once_and_never_move(project, labelled_case):
+    for i in range(10):
+        labelled_case(f"S{i}", approve=False)
+    assert splits_assign(project=project) == 10
+    first = dict(Case.objects.values_list("pk", "split"))
+    assert splits_assign(project=project, val_fraction=0.9) == 0
+    assert dict(Case.objects.values_list("pk", "split")) == first
+    assert set(first.values()) <= {"train", "val"}
+
+
+def test_retraining_without_approved_cases_fails_with_a_sentence(project, phantom_case, tiny_champion):
+    infer_case(case=phantom_case(external_id="U0"), model_version=tiny_champion)
+    job = job_create(project=project, type="training", params=TINY, user=None)
+    assert job_execute(job_id=job.pk) == JobStatus.FAILED
+    assert "No approved case in the training split" in Job.objects.get(pk=job.pk).error
+
+
+def test_bad_training_params_are_refused(members, client_for, project):
+    client = client_for(members["admin"])
+    for params in ({"pseudo_label_weight": 3}, {"config": {"channels": [4]}}, {"config": {"epochs": 0}}):
+        response = client.post(
+            f"/api/projects/{project.pk}/jobs/", {"type": "training", "params": params}, format="json"
+        )
+        assert response.status_code == 400, params
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancelling_a_running_training_stops_it_without_a_model(
+    project, labelled_case, phantom_case, tiny_champion, wait
+):
+    _dataset(labelled_case, phantom_case, tiny_champion)
+    job = job_create(
+        project=project, type="training", params={"config": {"epochs": 50}, "max_steps_per_epoch": 2}, user=None
+    )
+    outcome = {}
+
+    def run():
+        try:
+            outcome["status"] = job_execute(job_id=job.pk)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert wait(lambda: len((Job.objects.get(pk=job.pk).result or {}).get("history", [])) >= 1, timeout=120)
+    client_job = Job.objects.get(pk=job.pk)
+    Job.objects.filter(pk=client_job.pk).update(cancel_requested=True)
+    thread.join(120)
+    assert outcome["status"] == JobStatus.CANCELLED
+    assert not ModelVersion.objects.filter(training_job=job).exists()
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_training_resumes_and_registers_exactly_one_model(
+    project, labelled_case, phantom_case, tiny_champion, worker_env, tmp_path, wait
+):
+    from inference.ml.checkpoints import read_checkpoint
+
+    _dataset(labelled_case, phantom_case, tiny_champion)
+    log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "brainscribe",
+            "worker",
+            "-Q",
+            "training",
+            "-P",
+            "prefork",
+            "-c",
+            "1",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "info",
+        ],
+        cwd=REPO,
+        env=worker_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        job = job_create(
+            project=project, type="training", params={"config": {"epochs": 6}, "max_steps_per_epoch": 3}, user=None
+        )
+        reached = wait(
+            lambda: len((Job.objects.get(pk=job.pk).result or {}).get("history", [])) >= 2, timeout=240, interval=0.1
+        )
+        assert reached, (tmp_path / "worker.log").read_text()[-3000:]
+        for pid in _children(worker.pid):
+            os.kill(pid, signal.SIGKILL)
+        done = wait(lambda: Job.objects.get(pk=job.pk).status in (JobStatus.SUCCEEDED, JobStatus.FAILED), timeout=300)
+        job.refresh_from_db()
+        assert done and job.status == JobStatus.SUCCEEDED, (tmp_path / "worker.log").read_text()[-3000:]
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        log.close()
+    assert job.attempts == 2 and job.result["resumed_from_epoch"] >= 2
+    assert [h["epoch"] for h in job.result["history"]] == list(range(1, 7))
+    models = ModelVersion.objects.filter(training_job=job)
+    assert models.count() == 1
+    from annotations.blobs import blob_read
+
+    checkpoint = tmp_path / "registered.pt"
+    checkpoint.write_bytes(blob_read(models.get().checkpoint))
+    assert read_checkpoint(checkpoint).metadata.epoch >= 1  # loads: not corrupted
