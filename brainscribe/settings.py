@@ -294,6 +294,8 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # --- Machine learning -----------------------------------------------------------------------------
 BRAINSCRIBE_DEVICE = env_str("BRAINSCRIBE_DEVICE", "auto")  # auto | cpu | cuda
 BRAINSCRIBE_RATESCORE_PATH = env_str("BRAINSCRIBE_RATESCORE_PATH", "")
+# Scratch space for running jobs (training data copies, per-epoch checkpoints); local to a worker.
+BRAINSCRIBE_JOB_DIR = env_str("BRAINSCRIBE_JOB_DIR", str(VAR_DIR / "jobs"))
 
 LOGGING = {
     "version": 1,

@@ -27,6 +27,7 @@ def _media_root(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     settings = request.getfixturevalue("settings")
     # Tests create many users; the production hasher is slow on purpose.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.BRAINSCRIBE_JOB_DIR = str(tmp_path_factory.mktemp("jobs"))
     root = tmp_path_factory.mktemp("media")
     settings.MEDIA_ROOT = str(root)
     settings.STORAGES = {
@@ -165,6 +166,7 @@ def worker_env(settings) -> dict[str, str]:
     env.update(
         DATABASE_URL=_database_url(),
         MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        BRAINSCRIBE_JOB_DIR=str(settings.BRAINSCRIBE_JOB_DIR),
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
         CELERY_BROKER_DIR=str(settings.CELERY_BROKER_DIR),
         PYTHONUNBUFFERED="1",

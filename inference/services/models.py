@@ -42,11 +42,23 @@ def ml_schema(schema: LabelSchema) -> Any:
 
 def selection_score(metrics: dict[str, float]) -> float | None:
     """Mean of validation lesion and structure Dice: what promotion compares."""
-    if SELECTION_METRIC in metrics:
+    if metrics.get(SELECTION_METRIC) is not None:
         return float(metrics[SELECTION_METRIC])
     parts = [metrics.get(k) for k in ("val_lesion_dice", "val_structure_dice")]
     parts = [float(p) for p in parts if p is not None]
     return sum(parts) / len(parts) if parts else None
+
+
+def comparable_scores(candidate: ModelVersion, champion: ModelVersion | None) -> tuple[float | None, float | None]:
+    """Validation scores of both models on the same cases where possible (the candidate's snapshot)."""
+    new = selection_score(candidate.metrics)
+    if champion is None:
+        return new, None
+    snapshot = str((candidate.metrics or {}).get("validation", {}).get("snapshot", ""))
+    evaluation = (champion.metrics or {}).get("evaluations", {}).get(snapshot)
+    if evaluation is not None:
+        return new, selection_score(evaluation)
+    return new, selection_score(champion.metrics)
 
 
 def model_register(
@@ -114,7 +126,7 @@ def model_promote(*, model: ModelVersion, user: Any, reason: str = "") -> ModelV
     if model.stage == ModelStage.CHAMPION:
         raise StateConflict("This model is already the champion.")
     current = ModelVersion.objects.filter(project=project, stage=ModelStage.CHAMPION).first()
-    new_score, old_score = selection_score(model.metrics), selection_score(current.metrics) if current else None
+    new_score, old_score = comparable_scores(model, current)
     beats = current is None or (new_score is not None and (old_score is None or new_score > old_score))
     reason = (reason or "").strip()
     if not beats:

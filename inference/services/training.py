@@ -30,8 +30,9 @@ from annotations.errors import InvalidInput
 from annotations.models import Case, DatasetSnapshot, Project, Role, Split
 from annotations.services.snapshots import snapshot_freeze
 from inference.models import CaseScore, Job, ModelStage, ModelVersion
+from inference.services.evaluation import model_evaluate, record_evaluation
 from inference.services.jobs import JobCancelled, JobContext
-from inference.services.models import ml_schema, model_register
+from inference.services.models import comparable_scores, ml_schema, model_promote, model_register
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "weights" / "demo-config.json"
 CONFIG_OVERRIDES = {"epochs", "learning_rate", "batch_size", "patch_size", "validate_every", "seed"}
@@ -48,8 +49,13 @@ def splits_assign(*, project: Project, val_fraction: float = VAL_FRACTION) -> in
     return changed
 
 
+def _job_key(job: Job) -> str:
+    # The creation time makes the key unique even if a database is rebuilt and ids start over.
+    return f"job-{job.pk}-{job.created_at:%Y%m%dT%H%M%S%f}"
+
+
 def _work_dir(job: Job) -> Path:
-    return Path(settings.VAR_DIR) / "jobs" / f"job-{job.pk}"
+    return Path(settings.BRAINSCRIBE_JOB_DIR) / _job_key(job)
 
 
 def _materialise(entry: dict[str, Any], folder: Path, kinds: tuple[str, ...]) -> dict[str, Path]:
@@ -144,10 +150,19 @@ def clean_training_params(project: Project | None, params: dict[str, Any]) -> di
     epochs = overrides.get("epochs")
     if epochs is not None and not (isinstance(epochs, int) and 1 <= epochs <= 1000):
         raise InvalidInput("config.epochs must be a whole number from 1 to 1000.")
+    for flag in ("auto_promote", "evaluate_embedding"):
+        if flag in params and not isinstance(params[flag], bool):
+            raise InvalidInput(f"{flag} must be true or false.")
     steps = params.get("max_steps_per_epoch")
     if steps is not None and not (isinstance(steps, int) and steps >= 1):
         raise InvalidInput("max_steps_per_epoch must be a positive whole number.")
-    return {"pseudo_label_weight": float(weight), "config": overrides, "max_steps_per_epoch": steps}
+    return {
+        "pseudo_label_weight": float(weight),
+        "config": overrides,
+        "max_steps_per_epoch": steps,
+        "auto_promote": params.get("auto_promote", False),
+        "evaluate_embedding": params.get("evaluate_embedding", True),
+    }
 
 
 def training_dedupe_key(project: Project | None, params: dict[str, Any]) -> str:
@@ -162,7 +177,7 @@ def run_training_job(job: Job, ctx: JobContext) -> dict[str, Any]:
     work = _work_dir(job)
     out = work / "train"
     out.mkdir(parents=True, exist_ok=True)
-    remote_last = f"jobs/job-{job.pk}/last.pt"
+    remote_last = f"jobs/{_job_key(job)}/last.pt"
     if not (out / "last.pt").exists() and default_storage.exists(remote_last):
         with default_storage.open(remote_last, "rb") as src, (out / "last.pt").open("wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)  # resume on another machine
@@ -232,13 +247,44 @@ def run_training_job(job: Job, ctx: JobContext) -> dict[str, Any]:
         snapshot=snapshot,
         parent=champion,
     )
+    scores = _evaluate_against_champion(job, ctx, model, champion, snapshot)
+    shutil.rmtree(work / "data", ignore_errors=True)  # copies of stored files; the snapshot keeps the truth
+    shutil.rmtree(work / "cache", ignore_errors=True)
+    if job.params.get("auto_promote") and scores["beats_champion"]:
+        model_promote(model=model, user=None)
+        scores["promoted"] = True
     return {
         "model": model.pk,
         "snapshot": snapshot.pk,
         "history": history,
         "cases": counts,
         "resumed_from_epoch": result.resumed_from_epoch,
+        **scores,
     }
+
+
+def _evaluate_against_champion(
+    job: Job, ctx: JobContext, model: ModelVersion, champion: ModelVersion | None, snapshot: DatasetSnapshot
+) -> dict[str, Any]:
+    """Score the candidate and the champion on this snapshot's validation cases (like for like)."""
+    with_embedding = bool(job.params.get("evaluate_embedding", True))
+    metrics = model_evaluate(
+        model_version=model,
+        snapshot=snapshot,
+        with_embedding=with_embedding,
+        progress=lambda fraction, message: ctx.progress(0.98, f"validation: {message}"),
+    )
+    merged = {**(model.metrics or {}), **metrics}
+    ModelVersion.objects.filter(pk=model.pk).update(metrics=merged)
+    model.metrics = merged
+    champion_score = None
+    if champion is not None and metrics.get("validation", {}).get("cases"):
+        champion_metrics = model_evaluate(model_version=champion, snapshot=snapshot, with_embedding=with_embedding)
+        record_evaluation(champion, champion_metrics)
+        champion_score = champion_metrics.get("val_score")
+    new_score, old_score = comparable_scores(model, champion)
+    beats = new_score is not None and (old_score is None or new_score > old_score)
+    return {"val_score": new_score, "champion_val_score": champion_score, "beats_champion": beats}
 
 
 TRAINING_ROLE = Role.ADMIN

@@ -119,11 +119,22 @@ def labelled_case(project, members):
     from annotations.services.cases import case_create
     from annotations.services.reviews import case_review
 
-    def make(external_id: str, lesion_x: float = -8.0, seed: int = 7, approve: bool = True) -> object:
+    def make(
+        external_id: str,
+        lesion_x: float = -8.0,
+        seed: int = 7,
+        approve: bool = True,
+        split: str = "unassigned",
+        report: str = "",
+    ) -> object:
         images = phantom(seed, lesion_x)
         volumes = {m: gzip.compress(images[m].to_bytes()) for m in ("T1", "FLAIR", "T2")}
         masks = {k: gzip.compress(images[k].to_bytes()) for k in ("lesion", "structure")}
-        case = case_create(project=project, external_id=external_id, volumes=volumes, masks=masks).case
+        case = case_create(project=project, external_id=external_id, volumes=volumes, masks=masks, split=split).case
+        if report:
+            from annotations.services.reports import report_save
+
+            report_save(case=case, sentences=[{"text": report}], expected_version=0, user=members["annotator"])
         if approve:
             case_review(case=case, action="submit", user=members["annotator"])
             case_review(case=case, action="approve", user=members["reviewer"])

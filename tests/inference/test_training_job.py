@@ -17,12 +17,19 @@ from inference.services.jobs import job_create, job_execute
 from inference.services.training import splits_assign
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = {"config": {"epochs": 2}, "max_steps_per_epoch": 2}
+TINY = {"config": {"epochs": 2}, "max_steps_per_epoch": 2, "evaluate_embedding": False}
 
 
 def _dataset(labelled_case, phantom_case, tiny_champion):
-    for i in range(5):
-        labelled_case(f"L{i}", lesion_x=(-1) ** i * 7.0, seed=i)
+    labelled_case(
+        "V0",
+        lesion_x=-7.0,
+        seed=9,
+        split="val",
+        report="There is a mass with surrounding edema in the left frontal lobe.",
+    )
+    for i in range(4):
+        labelled_case(f"L{i}", lesion_x=(-1) ** i * 7.0, seed=i, split="train")
     for i in range(2):
         infer_case(case=phantom_case(external_id=f"U{i}", lesion_x=6.0), model_version=tiny_champion)
 
@@ -36,8 +43,18 @@ def test_retraining_registers_one_candidate_from_the_snapshot(project, labelled_
     assert model.stage == ModelStage.CANDIDATE and model.parent == tiny_champion
     assert model.training_job == job and model.snapshot_id == job.result["snapshot"]
     assert [h["epoch"] for h in job.result["history"]] == [1, 2]
+    # Scored like for like against the champion on the snapshot's validation cases.
+    assert "validation" in model.metrics, (job.result, model.metrics)
+    assert model.metrics["validation"]["snapshot"] == job.result["snapshot"]
+    assert "per_label" in model.metrics and "lesion" in model.metrics["per_label"]
+    assert model.metrics["validation"]["cases"] == 1
+    assert "bleu4" in model.metrics["report"] and "rouge1" in model.metrics["report"]
+    tiny_champion.refresh_from_db()
+    assert str(job.result["snapshot"]) in tiny_champion.metrics["evaluations"]
+    assert isinstance(job.result["beats_champion"], bool)
     counts = job.result["cases"]
-    assert counts["labelled"] + counts["validation"] == 5 and counts["pseudo_labelled"] >= 1
+    assert counts == {"labelled": 4, "validation": 1, "pseudo_labelled": counts["pseudo_labelled"]}
+    assert counts["pseudo_labelled"] >= 1
     # Every case now has its permanent split; validation cases were not trained on.
     splits = dict(Case.objects.values_list("external_id", "split"))
     assert Split.UNASSIGNED not in splits.values()
