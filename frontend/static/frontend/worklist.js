@@ -37,14 +37,27 @@ function statusBadge(status) {
   return `<span class="status status-${escapeHTML(status)}">${escapeHTML(status.replace("_", " "))}</span>`;
 }
 
-function row(c) {
+function priorityCell(c) {
   const priority = c.priority === null || c.priority === undefined ? "–" : Number(c.priority).toFixed(3);
-  const strategy = c.priority_strategy ? ` title="${escapeHTML(c.priority_strategy)}"` : "";
+  const strategy = c.priority_strategy
+    ? ` <span class="chip strategy" title="Set by the ${escapeHTML(c.priority_strategy)} strategy">${escapeHTML(c.priority_strategy)}</span>`
+    : "";
+  return `<td class="num priority">${priority}${strategy}</td>`;
+}
+
+// The preview is every sequence in three planes through the largest lesion; the cell shows the
+// centre of its first tile (axial, first sequence) and the whole picture on hover.
+function thumbnail(c) {
+  return `<span class="thumb"><img loading="lazy" decoding="async" src="/api/cases/${c.id}/preview.png?size=64" alt=""
+    title="Axial, coronal and sagittal slices through the largest lesion"></span>`;
+}
+
+function row(c) {
   return `<tr data-case-id="${c.id}">
-    <td><a href="/cases/${c.id}/">${escapeHTML(c.external_id)}</a></td>
+    <td class="case-cell"><div>${thumbnail(c)}<a href="/cases/${c.id}/">${escapeHTML(c.external_id)}</a></div></td>
     <td>${statusBadge(c.status)}</td>
     <td>${c.assignee ? escapeHTML(c.assignee.username) : '<span class="muted">unassigned</span>'}</td>
-    <td class="num"${strategy}>${priority}</td>
+    ${priorityCell(c)}
     <td>${c.modalities.map((m) => `<span class="chip">${escapeHTML(m)}</span>`).join(" ")}</td>
     <td>${escapeHTML(c.split)}</td>
     <td>${c.last_editor ? escapeHTML(c.last_editor.username) : '<span class="muted">–</span>'}</td>
@@ -76,11 +89,16 @@ async function load(page = 1) {
   }
 }
 
+const strategySelect = document.getElementById("next-strategy");
+const STRATEGY_KEY = `brainscribe.next-strategy.${projectId}`;
+
 async function nextCase() {
   const button = document.getElementById("next-case");
   button.disabled = true;
   try {
-    const response = await request(`/api/projects/${projectId}/next-case`);
+    const strategy = strategySelect.value;
+    const query = strategy ? `?strategy=${encodeURIComponent(strategy)}` : "";
+    const response = await request(`/api/projects/${projectId}/next-case${query}`);
     if (response.status === 204) {
       say("The worklist is empty: no open case is waiting for you.");
       return;
@@ -110,6 +128,24 @@ pager.addEventListener("click", (e) => {
 });
 document.getElementById("next-case").addEventListener("click", nextCase);
 document.getElementById("next-case").hidden = root.dataset.role === "viewer";
+document.getElementById("next-strategy-label").hidden = root.dataset.role === "viewer";
+try {
+  const saved = localStorage.getItem(STRATEGY_KEY);
+  if (saved && [...strategySelect.options].some((o) => o.value === saved)) strategySelect.value = saved;
+} catch {
+  // storage may be disabled; the default strategy is fine
+}
+strategySelect.addEventListener("change", () => {
+  try {
+    localStorage.setItem(STRATEGY_KEY, strategySelect.value);
+  } catch {
+    // ignore
+  }
+});
+// A case whose preview cannot be drawn keeps its row; only the picture goes.
+tbody.addEventListener("error", (e) => {
+  if (e.target.tagName === "IMG") e.target.closest(".thumb").classList.add("missing");
+}, true);
 document.addEventListener("keydown", (e) => {
   if (e.key === "n" && !e.ctrlKey && !e.metaKey && !/INPUT|SELECT|TEXTAREA/.test(e.target.tagName)) nextCase();
 });
