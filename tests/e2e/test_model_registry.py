@@ -70,7 +70,8 @@ def test_an_admin_promotes_a_weaker_candidate_only_with_a_reason(open_page, memb
     # Jobs: a refusal shows the server's sentence.
     page.select_option("#scoring-strategy", "random")
     page.click("button[data-job=scoring]")
-    until(page, "() => document.querySelector('#job-message a')", 10, "a link to the scoring job")
+    link = "document.querySelector('#job-message a')"
+    until(page, f"() => {link} && {link}.getAttribute('href').startsWith('/jobs/')", 10, "a link to the scoring job")
     # Started, or (the promotion queued one already) refused with a link to the waiting one.
     assert page.get_attribute("#job-message a", "href").startswith("/jobs/")
     assert not page.errors
