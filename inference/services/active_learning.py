@@ -109,10 +109,58 @@ def score_corrected_regions(ctx: ScoringContext) -> ScoreResult:
     return out
 
 
+MC_SAMPLES = 6
+
+
+def score_entropy(ctx: ScoringContext) -> ScoreResult:
+    """MC-dropout uncertainty of the champion's lesion proposal, per case and per structure region.
+
+    The case score is the mutual information between the prediction and the dropout masks (the
+    part of the uncertainty more labels would remove), averaged over brain voxels; per region, the
+    mean predictive entropy over that region's voxels says where the model hesitates.
+    """
+    if ctx.model_version is None:
+        raise InvalidInput("The entropy strategy needs a champion model; promote one first.")
+    from inference.ml.preprocess import labels_on_model_grid
+    from inference.services.inference import load_volumes
+    from inference.services.models import model_cache
+
+    model = model_cache.get(ctx.model_version)
+    from inference.ml.predict import predict_case
+
+    out: ScoreResult = {}
+    for n, case in enumerate(ctx.cases, start=1):
+        prediction = predict_case(
+            model, load_volumes(case), reference=case.reference_modality, mc_samples=MC_SAMPLES, keep_probability=True
+        )
+        u = prediction.uncertainty
+        score = u.mutual_information if u.mutual_information is not None else u.mean_entropy_brain
+        regions: dict[str, float] = {}
+        if prediction.lesion_probability is not None and prediction.model_grid is not None:
+            p = np.clip(prediction.lesion_probability, 1e-6, 1 - 1e-6)
+            entropy = -(p * np.log(p) + (1 - p) * np.log(1 - p))
+            labels = labels_on_model_grid(prediction.structure, prediction.model_grid)
+            for label in np.unique(labels[labels > 0]):
+                regions[str(int(label))] = round(float(entropy[labels == label].mean()), 5)
+        out[case.pk] = (
+            float(score),
+            {
+                "mutual_information": u.mutual_information,
+                "mean_entropy": u.mean_entropy_brain,
+                "uncertain_volume_ml": u.uncertain_volume_ml,
+                "regions": regions,
+                "samples": u.samples,
+            },
+        )
+        ctx.progress(n / len(ctx.cases), f"scored {case.external_id}")
+    return out
+
+
 STRATEGIES: dict[str, Scorer] = {
     "random": score_random,
     "inconsistency": score_inconsistency,
     "corrected_regions": score_corrected_regions,
+    "entropy": score_entropy,
 }
 
 

@@ -112,3 +112,27 @@ def test_scoring_job_sets_the_worklist_priority(project, make_case, members):
     assert job_execute(job_id=job.pk) == "succeeded"
     priorities = list(Case.objects.values_list("priority", "priority_strategy"))
     assert all(p is not None and s == "random" for p, s in priorities)
+
+
+def test_entropy_scores_every_open_case_with_per_region_detail(project, phantom_case, tiny_champion):
+    from inference.services.inference import infer_case
+
+    cases = [phantom_case(external_id=f"e{i}", lesion_x=(-1) ** i * 7.0) for i in range(2)]
+    infer_case(case=cases[0], model_version=tiny_champion)
+    scores_compute(project=project, strategy="entropy")
+    rows = {s.case.external_id: s for s in CaseScore.objects.filter(strategy="entropy")}
+    assert set(rows) == {"e0", "e1"}
+    for row in rows.values():
+        assert row.model_version == tiny_champion and row.score >= 0
+        assert row.details["samples"] == 6 and row.details["regions"]
+
+
+def test_entropy_without_a_champion_is_refused_with_a_sentence(project, make_case, members, client_for):
+    make_case()
+    response = client_for(members["admin"]).post(
+        f"/api/projects/{project.pk}/jobs/", {"type": "scoring", "params": {"strategy": "entropy"}}, format="json"
+    )
+    assert response.status_code == 202
+    from inference.services.jobs import job_execute
+
+    assert job_execute(job_id=response.json()["id"]) == "failed"
