@@ -17,7 +17,7 @@ import numpy as np
 from annotations.blobs import blob_read
 from annotations.models import DatasetSnapshot, ReportVersion, SentenceStatus, Split
 from inference.models import ModelVersion
-from inference.services.models import ml_schema, model_cache
+from inference.services.models import ml_schema, model_cache, report_writer_for, written_sentences
 
 
 def _image(name: str) -> nib.Nifti1Image:
@@ -59,7 +59,9 @@ def model_evaluate(
     model = model_cache.get(model_version)
     schema = ml_schema(model_version.label_schema)
     lesion_rows, structure_rows, lesion_label_rows = [], [], []
-    generated, references = [], []
+    generated, generated_default, references = [], [], []
+    writer = report_writer_for(model_version)
+    learnt = writer.name != "templates"
     for n, entry in enumerate(entries, start=1):
         volumes = {m: _image(v["file"]) for m, v in entry["volumes"].items() if v.get("on_reference_grid", True)}
         prediction = predict_case(model, volumes, reference=entry["reference_modality"])
@@ -74,9 +76,12 @@ def model_evaluate(
         )
         reference = reference_report(entry)
         if reference:
-            report = generate_report(prediction.structure, prediction.lesion, schema, volumes)
-            generated.append(report.text)
+            report = generate_report(prediction.structure, prediction.lesion, schema, volumes, writer=writer)
+            generated.append(" ".join(s["text"] for s in written_sentences(report)))
             references.append(reference)
+            if learnt:  # the same masks in default words: what the learnt phrasing adds on its own
+                default = generate_report(prediction.structure, prediction.lesion, schema, volumes)
+                generated_default.append(" ".join(s["text"] for s in written_sentences(default)))
         if progress:
             progress(n / len(entries), f"evaluated {entry['external_id']}")
 
@@ -108,6 +113,10 @@ def model_evaluate(
     metrics["val_score"] = sum(parts) / len(parts) if parts else None
     if references:
         metrics["report"] = report_metrics(generated, references, with_embedding=with_embedding)
+        if learnt:
+            metrics["report_default_phrasing"] = report_metrics(
+                generated_default, references, with_embedding=with_embedding
+            )
     return metrics
 
 

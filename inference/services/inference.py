@@ -22,7 +22,7 @@ from annotations.models import Case, CaseStatus, MaskVersion, Project, ReportVer
 from annotations.services.masks import mask_latest, mask_save
 from annotations.services.reports import report_latest, report_save
 from inference.models import ModelStage, ModelVersion
-from inference.services.models import ml_schema, model_cache
+from inference.services.models import ml_schema, model_cache, report_writer_for, written_sentences
 
 PROPOSABLE = (CaseStatus.NEW, CaseStatus.PREDICTED)
 
@@ -80,8 +80,14 @@ def infer_case(*, case: Case, model_version: ModelVersion, force: bool = False) 
             lambda k=kind: mask_latest(case, k).version if mask_latest(case, k) else 0,
         )
     if not has_report:
-        report = generate_report(prediction.structure, prediction.lesion, ml_schema(case.project.label_schema), volumes)
-        sentences = [s.to_dict() for s in report.sentences]
+        report = generate_report(
+            prediction.structure,
+            prediction.lesion,
+            ml_schema(case.project.label_schema),
+            volumes,
+            writer=report_writer_for(model_version),
+        )
+        sentences = written_sentences(report)
         _save_on_top(
             lambda v: report_save(
                 case=case,

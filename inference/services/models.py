@@ -213,3 +213,19 @@ class _ModelCache:
 
 
 model_cache = _ModelCache()
+
+
+def report_writer_for(model: ModelVersion) -> Any:
+    """The model's report writer: the phrasebook it learnt from clinicians, or the default templates."""
+    from inference.ml.report import TemplateWriter
+    from inference.ml.report.learning import LearntPhrasebook
+
+    learnt = (model.config or {}).get("phrasebook")
+    if not learnt:
+        return TemplateWriter()
+    return TemplateWriter(phrasebook=LearntPhrasebook.from_dict(learnt).phrasebook, name="learnt phrasebook")
+
+
+def written_sentences(report: Any) -> list[dict[str, Any]]:
+    """Sentence dicts for storage; a role the clinicians always rejected writes nothing and is dropped."""
+    return [s.to_dict() for s in report.sentences if s.text.strip()]

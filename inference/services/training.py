@@ -140,6 +140,23 @@ def _config(champion: ModelVersion | None, overrides: dict[str, Any]) -> Any:
     return base.replace(**fixed) if fixed else base
 
 
+def learn_report_phrasing(snapshot: DatasetSnapshot) -> Any:
+    """The phrasing clinicians approved on the snapshot's training cases, as a learnt phrasebook."""
+    from annotations.models import ReportVersion, VersionSource
+    from inference.ml.report.learning import SentenceOutcome, learn_phrasebook
+
+    outcomes = []
+    for entry in snapshot.manifest["cases"]:
+        if not (entry["approved"] and entry["split"] == Split.TRAIN and entry.get("report_version")):
+            continue
+        report = ReportVersion.objects.filter(case_id=entry["case"], version=entry["report_version"]).first()
+        if report is None:
+            continue
+        for sentence in report.sentences.filter(source=VersionSource.MODEL):
+            outcomes.append(SentenceOutcome(sentence.original_text, sentence.text, sentence.status))
+    return learn_phrasebook(outcomes)
+
+
 def clean_training_params(project: Project | None, params: dict[str, Any]) -> dict[str, Any]:
     weight = params.get("pseudo_label_weight", 0.3)
     if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0 <= weight <= 1:
@@ -247,6 +264,10 @@ def run_training_job(job: Job, ctx: JobContext) -> dict[str, Any]:
         snapshot=snapshot,
         parent=champion,
     )
+    learnt = learn_report_phrasing(snapshot)
+    ModelVersion.objects.filter(pk=model.pk).update(config={**model.config, "phrasebook": learnt.to_dict()})
+    model.config = {**model.config, "phrasebook": learnt.to_dict()}
+    ctx.report({"learnt_report_roles": learnt.changed_roles})
     scores = _evaluate_against_champion(job, ctx, model, champion, snapshot)
     shutil.rmtree(work / "data", ignore_errors=True)  # copies of stored files; the snapshot keeps the truth
     shutil.rmtree(work / "cache", ignore_errors=True)

@@ -183,3 +183,50 @@ def test_a_worker_killed_mid_training_resumes_and_registers_exactly_one_model(
     checkpoint = tmp_path / "registered.pt"
     checkpoint.write_bytes(blob_read(models.get().checkpoint))
     assert read_checkpoint(checkpoint).metadata.epoch >= 1  # loads: not corrupted
+
+
+def test_retraining_learns_the_clinicians_phrasing(project, labelled_case, phantom_case, tiny_champion, members):
+    """Clinicians rewrite the model's midline sentence; the retrained model's reports use their words."""
+    from annotations.services.reports import report_latest, report_save
+    from annotations.services.reviews import case_review
+    from inference.ml.report.learning import identify
+
+    def review_like_clinicians(case):
+        infer_case(case=case, model_version=tiny_champion)
+        draft = report_latest(case)
+        sentences = []
+        for s in draft.sentences.order_by("order"):
+            role = identify(s.text)
+            text = "No midline shift." if role and role[0] == "centred" else s.text
+            sentences.append(
+                {
+                    "key": str(s.key),
+                    "text": text,
+                    "region_label_ids": s.region_label_ids,
+                    "lesion_component": s.lesion_component,
+                    "kind": s.kind,
+                    "status": "accepted" if text == s.text else None,
+                }
+            )
+        report_save(case=case, sentences=sentences, expected_version=draft.version, user=members["annotator"])
+        case_review(case=case, action="submit", user=members["annotator"])
+        case_review(case=case, action="approve", user=members["reviewer"])
+
+    for i, split in enumerate(["train", "train", "train", "val"]):
+        case = phantom_case(external_id=f"P{i}", lesion_x=(-1) ** i * 7.0)
+        Case.objects.filter(pk=case.pk).update(split=split)
+        case.refresh_from_db()
+        review_like_clinicians(case)
+    job = job_create(project=project, type="training", params=TINY, user=None)
+    assert job_execute(job_id=job.pk) == JobStatus.SUCCEEDED, Job.objects.get(pk=job.pk).error
+    job.refresh_from_db()
+    candidate = ModelVersion.objects.get(pk=job.result["model"])
+    assert "centred" in candidate.config["phrasebook"]["changed_roles"]
+    assert job.result["learnt_report_roles"] == candidate.config["phrasebook"]["changed_roles"]
+    # On the validation case the learnt phrasing matches the clinicians better than the default words.
+    learnt, default = candidate.metrics["report"], candidate.metrics["report_default_phrasing"]
+    assert learnt["bleu4"] >= default["bleu4"] and learnt["rouge1"] > default["rouge1"]
+    fresh = phantom_case(external_id="new", lesion_x=7.0)
+    infer_case(case=fresh, model_version=candidate)
+    texts = [s.text for s in report_latest(fresh).sentences.all()]
+    assert "No midline shift." in texts and "Midline structures are centred." not in texts
