@@ -1,0 +1,71 @@
+"""Connected-component clean-up of predicted masks, and the lesion component numbering.
+
+The numbering of lesion components is shared by the report generator, the consistency checker and
+the editor: component 1 is the largest lesion, ties broken by position, so "lesion component 2"
+means the same voxels wherever it is computed from the same mask.
+"""
+
+from __future__ import annotations
+
+import cc3d
+import numpy as np
+
+LESION_CONNECTIVITY = 26
+
+
+def lesion_components(lesion: np.ndarray) -> tuple[np.ndarray, int]:
+    """Number whole-lesion components (any non-zero lesion label) by decreasing size, from 1."""
+    binary = np.asarray(lesion) > 0
+    raw, count = cc3d.connected_components(binary, connectivity=LESION_CONNECTIVITY, return_N=True)
+    if count == 0:
+        return np.zeros(binary.shape, dtype=np.int32), 0
+    raw = raw.astype(np.int64, copy=False)
+    flat = raw.ravel()
+    sizes = np.bincount(flat, minlength=count + 1)
+    # First voxel (in C order) of each component breaks size ties deterministically.
+    first = np.full(count + 1, flat.size, dtype=np.int64)
+    nonzero = np.flatnonzero(flat)
+    np.minimum.at(first, flat[nonzero], nonzero)
+    order = sorted(range(1, count + 1), key=lambda c: (-sizes[c], first[c]))
+    remap = np.zeros(count + 1, dtype=np.int32)
+    for new, old in enumerate(order, start=1):
+        remap[old] = new
+    return remap[raw], count
+
+
+def remove_small_lesions(lesion: np.ndarray, *, voxel_volume_mm3: float, min_volume_mm3: float) -> np.ndarray:
+    """Drop whole-lesion components below ``min_volume_mm3`` (speckle, not findings)."""
+    lesion = np.asarray(lesion)
+    if min_volume_mm3 <= 0 or not lesion.any():
+        return lesion.copy()
+    components, count = lesion_components(lesion)
+    sizes = np.bincount(components.ravel(), minlength=count + 1) * voxel_volume_mm3
+    keep = sizes >= min_volume_mm3
+    keep[0] = False
+    cleaned = np.where(keep[components], lesion, 0)
+    return cleaned.astype(lesion.dtype, copy=False)
+
+
+def keep_largest_structure_components(structure: np.ndarray, *, min_fraction: float = 0.1) -> np.ndarray:
+    """Per structure label keep the largest component and any other of at least ``min_fraction`` of it.
+
+    Anatomical structures are (nearly) connected; stray islands of a label far from its structure are
+    the network's mistakes. Pieces of comparable size are kept because a lesion can split a structure.
+    """
+    structure = np.asarray(structure)
+    if not structure.any():
+        return structure.copy()
+    components, count = cc3d.connected_components(structure, connectivity=6, return_N=True)
+    components = components.astype(np.int64, copy=False)
+    flat = components.ravel()
+    sizes = np.bincount(flat, minlength=count + 1)
+    owner = np.zeros(count + 1, dtype=np.int64)
+    owner[flat] = structure.ravel()
+    largest: dict[int, int] = {}
+    for comp in range(1, count + 1):
+        lab = int(owner[comp])
+        largest[lab] = max(largest.get(lab, 0), int(sizes[comp]))
+    keep = np.zeros(count + 1, dtype=bool)
+    for comp in range(1, count + 1):
+        keep[comp] = sizes[comp] >= min_fraction * largest[int(owner[comp])]
+    return np.where(keep[components], structure, 0).astype(structure.dtype, copy=False)

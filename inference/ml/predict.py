@@ -1,0 +1,256 @@
+"""Segment one case: load a checkpoint, run sliding-window inference, return native-grid masks.
+
+The masks come back on the grid of the case's reference volume (shape and affine identical), so the
+platform can store them beside the volumes and the browser overlays them without resampling.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import torch
+from scipy import ndimage
+
+from inference.ml.checkpoints import CheckpointMetadata, read_checkpoint
+from inference.ml.config import SegmentationConfig
+from inference.ml.networks import TwoHeadSegmenter, autocast, build_network, default_device, enable_mc_dropout
+from inference.ml.postprocess import keep_largest_structure_components, remove_small_lesions
+from inference.ml.preprocess import Grid, PreparedCase, network_input, prepare_case
+from inference.ml.resample import NativeSampler
+from inference.ml.schema import LabelSchema
+
+
+@dataclass
+class SegmentationModel:
+    network: TwoHeadSegmenter
+    metadata: CheckpointMetadata
+    device: torch.device
+
+    @property
+    def config(self) -> SegmentationConfig:
+        return self.metadata.config
+
+    @property
+    def model_id(self) -> str:
+        return self.metadata.model_id
+
+
+def load_model(
+    path: str | Path,
+    *,
+    expected_schema: LabelSchema | str | None = None,
+    device: str | torch.device | None = None,
+) -> SegmentationModel:
+    """Read a checkpoint (weights only) and build its network; refuses another schema's model."""
+    loaded = read_checkpoint(path, expected_schema=expected_schema)
+    meta = loaded.metadata
+    network = build_network(meta.config, len(meta.structure_label_ids) + 1, len(meta.lesion_label_ids) + 1)
+    network.load_state_dict(loaded.model_state)
+    target = torch.device(device) if device is not None else default_device()
+    network.to(target).eval()
+    return SegmentationModel(network, meta, target)
+
+
+def sliding_window_logits(
+    network: torch.nn.Module,
+    inputs: torch.Tensor,
+    config: SegmentationConfig,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, C, X, Y, Z) input → structure and lesion logits over the whole grid."""
+    from monai.inferers import sliding_window_inference
+
+    def predictor(patch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with autocast(config, patch.device):
+            structure, lesion = network(patch)
+        return structure.float(), lesion.float()
+
+    outputs = sliding_window_inference(
+        inputs,
+        roi_size=config.patch_size,
+        sw_batch_size=1,
+        predictor=predictor,
+        overlap=config.overlap,
+        mode="gaussian",
+    )
+    structure, lesion = outputs  # type: ignore[misc]
+    return structure, lesion
+
+
+@dataclass(frozen=True)
+class UncertaintySummary:
+    """Per-case numbers an active-learning strategy can rank by (all on the model grid)."""
+
+    mean_entropy_brain: float  # mean lesion-head predictive entropy over brain voxels (nats)
+    mean_entropy_lesion: float  # the same over voxels predicted as lesion (0 when none)
+    uncertain_volume_ml: float  # volume with 0.2 < p(lesion) < 0.8
+    expected_lesion_volume_ml: float  # Σ p(lesion) · voxel volume
+    mutual_information: float | None  # mean over brain voxels, only with MC-dropout samples
+    samples: int  # forward passes averaged (1 without MC dropout)
+
+
+@dataclass
+class Prediction:
+    structure: nib.Nifti1Image  # schema label indices on the reference volume's native grid
+    lesion: nib.Nifti1Image  # lesion label indices (lesions.csv) on the same grid
+    reference_modality: str
+    missing_modalities: tuple[str, ...]
+    uncertainty: UncertaintySummary
+    model_id: str
+    seconds: dict[str, float] = field(default_factory=dict)
+    lesion_probability: np.ndarray | None = None  # p(lesion) on the model grid, when asked for
+    model_grid: Grid | None = None
+
+
+def _entropy(probabilities: torch.Tensor) -> torch.Tensor:
+    return -(probabilities.clamp_min(1e-8).log() * probabilities).sum(0)
+
+
+def _native_image(data: np.ndarray, reference: nib.Nifti1Image) -> nib.Nifti1Image:
+    affine = np.asarray(reference.affine)
+    image = nib.Nifti1Image(data, affine)
+    header = reference.header
+    image.set_qform(affine, code=int(header["qform_code"]) or 1)
+    image.set_sform(affine, code=int(header["sform_code"]) or 1)
+    image.header.set_xyzt_units("mm")
+    return image
+
+
+def _label_dtype(max_label: int) -> type[np.integer]:
+    return np.uint8 if max_label <= 255 else np.uint16
+
+
+def predict_prepared(
+    model: SegmentationModel,
+    case: PreparedCase,
+    *,
+    mc_samples: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor, float | None]:
+    """Softmax probabilities of both heads on the model grid (averaged over MC-dropout samples)."""
+    config = model.config
+    array = network_input(case.intensities, case.available, case.model_grid, case.center_mm, config)
+    inputs = torch.from_numpy(array)[None].to(model.device)
+    passes = max(1, mc_samples)
+    structure_sum: torch.Tensor | None = None
+    lesion_sum: torch.Tensor | None = None
+    lesion_entropy_sum: torch.Tensor | None = None
+    if mc_samples > 0:
+        enable_mc_dropout(model.network)
+    else:
+        model.network.eval()
+    try:
+        with torch.inference_mode():
+            for _ in range(passes):
+                s_logits, l_logits = sliding_window_logits(model.network, inputs, config)
+                s_prob = torch.softmax(s_logits[0].float(), 0).cpu()
+                l_prob = torch.softmax(l_logits[0].float(), 0).cpu()
+                structure_sum = s_prob if structure_sum is None else structure_sum + s_prob
+                lesion_sum = l_prob if lesion_sum is None else lesion_sum + l_prob
+                if mc_samples > 0:
+                    ent = _entropy(l_prob)
+                    lesion_entropy_sum = ent if lesion_entropy_sum is None else lesion_entropy_sum + ent
+    finally:
+        model.network.eval()
+    assert structure_sum is not None and lesion_sum is not None
+    structure_prob = structure_sum / passes
+    lesion_prob = lesion_sum / passes
+    # Nothing is predicted outside the head: the network only ever saw a few millimetres of
+    # background around the brain, and an oblique or large field of view holds far more.
+    outside = torch.from_numpy(~ndimage.binary_dilation(case.brain_mask, iterations=1))
+    for probabilities in (structure_prob, lesion_prob):
+        probabilities[:, outside] = 0.0
+        probabilities[0, outside] = 1.0
+    mutual_information = None
+    if lesion_entropy_sum is not None:
+        brain = torch.from_numpy(case.brain_mask)
+        mi = _entropy(lesion_prob) - lesion_entropy_sum / passes
+        mutual_information = float(mi[brain].mean()) if brain.any() else 0.0
+    return structure_prob, lesion_prob, mutual_information
+
+
+def predict_case(
+    model: SegmentationModel,
+    volumes: Mapping[str, nib.Nifti1Image],
+    *,
+    reference: str | None = None,
+    mc_samples: int = 0,
+    keep_probability: bool = False,
+    lesion_threshold: float | None = None,
+) -> Prediction:
+    """Segment structures and lesions of one case; any subset of the model's modalities will do.
+
+    ``reference`` names the volume whose grid the masks are returned on (default: T1, else the
+    first available in ``preprocess.REFERENCE_PREFERENCE``). ``mc_samples`` > 0 averages that many
+    dropout-perturbed passes and reports their mutual information for active learning.
+    ``lesion_threshold`` overrides the calibrated p(lesion) cut-off stored in the checkpoint.
+    """
+    config = model.config
+    meta = model.metadata
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    case = prepare_case(volumes, config, reference=reference)
+    timings["preprocess"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    structure_prob, lesion_prob, mutual_information = predict_prepared(model, case, mc_samples=mc_samples)
+    timings["network"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    native = case.native_grid
+    sampler = NativeSampler(case.model_grid, native)
+    structure_channels = sampler.labels(structure_prob)
+    p_background = lesion_prob[0]
+    threshold = lesion_threshold if lesion_threshold is not None else meta.postprocess.get("lesion_threshold", 0.5)
+    # Lesion or not is decided on p(any lesion), not the arg-max over types: oedema, core and rim
+    # share the probability mass at a tumour's edge and would each lose to background.
+    binary = torch.stack([torch.full_like(p_background, threshold), 1.0 - p_background])
+    lesion_any = sampler.labels(binary) > 0
+    # Types only matter inside the lesion; zeroing them elsewhere keeps the background "uniform" so
+    # the costly interpolation runs on lesion borders only.
+    near_lesion = (1.0 - p_background > 0.02).float()
+    lesion_type_channels = sampler.labels(lesion_prob[1:] * near_lesion) + 1
+    timings["resample"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    structure_lut = np.array([0, *meta.structure_label_ids], dtype=np.int64)
+    lesion_lut = np.array([0, *meta.lesion_label_ids], dtype=np.int64)
+    structure = structure_lut[structure_channels]
+    lesion = np.where(lesion_any, lesion_lut[lesion_type_channels], 0)
+    voxel_mm3 = float(np.prod(native.spacing))
+    min_volume = meta.postprocess.get("min_lesion_volume_mm3", config.min_lesion_volume_mm3)
+    lesion = remove_small_lesions(lesion, voxel_volume_mm3=voxel_mm3, min_volume_mm3=min_volume)
+    if config.keep_largest_structure_component:
+        structure = keep_largest_structure_components(structure)
+    ref_img = volumes[case.reference_modality]
+    structure_img = _native_image(structure.astype(_label_dtype(int(structure_lut.max()))), ref_img)
+    lesion_img = _native_image(lesion.astype(np.uint8), ref_img)
+    timings["postprocess"] = time.perf_counter() - start
+
+    model_voxel_ml = float(np.prod(config.spacing_mm)) / 1000.0
+    brain = torch.from_numpy(case.brain_mask)
+    p_lesion = 1.0 - p_background
+    entropy = _entropy(lesion_prob)
+    predicted = (p_lesion > 0.5) & brain
+    uncertainty = UncertaintySummary(
+        mean_entropy_brain=float(entropy[brain].mean()) if brain.any() else 0.0,
+        mean_entropy_lesion=float(entropy[predicted].mean()) if predicted.any() else 0.0,
+        uncertain_volume_ml=float((((p_lesion > 0.2) & (p_lesion < 0.8)) & brain).sum()) * model_voxel_ml,
+        expected_lesion_volume_ml=float(p_lesion[brain].sum()) * model_voxel_ml,
+        mutual_information=mutual_information,
+        samples=max(1, mc_samples),
+    )
+    return Prediction(
+        structure=structure_img,
+        lesion=lesion_img,
+        reference_modality=case.reference_modality,
+        missing_modalities=case.missing,
+        uncertainty=uncertainty,
+        model_id=meta.model_id,
+        seconds=timings,
+        lesion_probability=p_lesion.numpy() if keep_probability else None,
+        model_grid=case.model_grid,
+    )

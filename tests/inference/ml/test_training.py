@@ -1,0 +1,72 @@
+import json
+
+import numpy as np
+import pytest
+
+from inference.ml.checkpoints import read_checkpoint
+from inference.ml.training import TrainingStateMismatch, train
+
+from .conftest import TINY_CONFIG
+
+
+def test_loss_falls_within_a_few_steps(tmp_path, tiny_dataset, tiny_schema):
+    config = TINY_CONFIG.replace(epochs=6, patch_size=(16, 16, 16))
+    result = train(config, tiny_dataset[:4], tmp_path / "run", schema=tiny_schema, resume=False)
+    losses = result.losses
+    assert len(losses) == 6
+    assert np.mean(losses[-2:]) < 0.9 * np.mean(losses[:2])
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [record["epoch"] for record in history] == [1, 2, 3, 4, 5, 6]
+
+
+def test_checkpoint_carries_schema_spacing_modalities_and_data_hash(tmp_path, tiny_dataset, tiny_schema):
+    config = TINY_CONFIG.replace(epochs=1, patch_size=(16, 16, 16))
+    result = train(config, tiny_dataset[:2], tmp_path / "run", schema=tiny_schema, val_cases=tiny_dataset[2:3])
+    meta = read_checkpoint(result.best_checkpoint, expected_schema=tiny_schema).metadata
+    assert meta.spacing_mm == (2.0, 2.0, 2.0)
+    assert meta.modalities == ("T1", "T2", "FLAIR")
+    assert meta.structure_label_ids == (1, 2, 3, 4)
+    assert meta.training_cases == 2 and len(meta.training_data_hash) == 64
+    assert {"train_loss", "val_structure_dice", "val_lesion_dice"} <= set(meta.metrics)
+    assert (tmp_path / "run" / "config.json").is_file()
+
+
+def test_a_killed_run_resumes_from_its_last_epoch(tmp_path, tiny_dataset, tiny_schema):
+    config = TINY_CONFIG.replace(epochs=3, patch_size=(16, 16, 16))
+    steps = {"n": 0}
+
+    def stop_in_epoch_two() -> bool:
+        steps["n"] += 1
+        return steps["n"] > 4  # 3 steps per epoch: dies in the middle of epoch 2
+
+    first = train(config, tiny_dataset, tmp_path / "run", schema=tiny_schema, should_stop=stop_in_epoch_two)
+    assert first.stopped_early and [r.epoch for r in first.history] == [1]
+    resumed = train(config, tiny_dataset, tmp_path / "run", schema=tiny_schema)
+    assert resumed.resumed_from_epoch == 1
+    assert [r.epoch for r in resumed.history] == [1, 2, 3]
+
+    uninterrupted = train(config, tiny_dataset, tmp_path / "fresh", schema=tiny_schema)
+    assert resumed.losses == pytest.approx(uninterrupted.losses, rel=1e-4)
+
+
+def test_resume_refuses_a_run_made_with_another_config(tmp_path, tiny_dataset, tiny_schema):
+    config = TINY_CONFIG.replace(epochs=1, patch_size=(16, 16, 16))
+    train(config, tiny_dataset[:2], tmp_path / "run", schema=tiny_schema)
+    with pytest.raises(TrainingStateMismatch, match="another config"):
+        train(config.replace(learning_rate=1e-3), tiny_dataset[:2], tmp_path / "run", schema=tiny_schema)
+
+
+def test_fine_tuning_starts_from_a_parent_and_records_it(tmp_path, tiny_dataset, tiny_schema):
+    config = TINY_CONFIG.replace(epochs=1, patch_size=(16, 16, 16))
+    parent = train(config, tiny_dataset[:2], tmp_path / "parent", schema=tiny_schema)
+    child = train(
+        config.replace(learning_rate=1e-3),
+        tiny_dataset[2:4],
+        tmp_path / "child",
+        schema=tiny_schema,
+        init_from=parent.best_checkpoint,
+    )
+    assert child.metadata.parent_model_id == parent.metadata.model_id
+    wider = config.replace(channels=(8, 16, 64))
+    with pytest.raises(TrainingStateMismatch, match="architecture"):
+        train(wider, tiny_dataset[:2], tmp_path / "wider", schema=tiny_schema, init_from=parent.best_checkpoint)
