@@ -172,6 +172,20 @@ def sample_patch(
     )
 
 
+def _epoch_order(cases: Sequence[CachedCase], rng: np.random.Generator) -> np.ndarray:
+    """Which case each slot of the epoch draws from.
+
+    With equal weights, every case once in a random order. Pseudo-labelled cases carry a weight
+    below 1 (the model's confidence times the pseudo-label weight): cases are then drawn in
+    proportion to their weights, so an uncertain pseudo-label shapes the model less than a
+    clinician's approved mask.
+    """
+    weights = np.array([max(float(c.weight), 0.0) for c in cases])
+    if np.allclose(weights, weights[0]) or weights.sum() <= 0:
+        return rng.permutation(len(cases))
+    return rng.choice(len(cases), size=len(cases), replace=True, p=weights / weights.sum())
+
+
 def _losses() -> tuple[torch.nn.Module, torch.nn.Module]:
     from monai.losses import DiceCELoss
 
@@ -349,7 +363,7 @@ def train(
         epoch_start = time.perf_counter()
         rng = np.random.default_rng([config.seed, epoch])
         torch.manual_seed(config.seed * 100_003 + epoch)
-        order = rng.permutation(len(train_data))
+        order = _epoch_order(train_data, rng)
         network.train()
         sums = np.zeros(3)
         lr = config.learning_rate

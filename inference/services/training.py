@@ -6,6 +6,8 @@
   the pseudo-label weight times the model's confidence in that case.
 - Splits are per case and permanent: a case without one gets train or validation once, by a hash of
   its id, and never moves (``splits_assign``); validation cases are never trained on.
+- By default the run starts from the champion's weights (fine-tuning), so each retrain builds on
+  what the platform already knows instead of starting over.
 - The trainer checkpoints every epoch into the job's work folder and copies that checkpoint to the
   file store, so a redelivered task (a worker killed mid-run, on this machine or another) resumes
   from its last epoch. The finished model is registered once: registering the same bytes again
@@ -167,7 +169,7 @@ def clean_training_params(project: Project | None, params: dict[str, Any]) -> di
     epochs = overrides.get("epochs")
     if epochs is not None and not (isinstance(epochs, int) and 1 <= epochs <= 1000):
         raise InvalidInput("config.epochs must be a whole number from 1 to 1000.")
-    for flag in ("auto_promote", "evaluate_embedding"):
+    for flag in ("auto_promote", "evaluate_embedding", "fine_tune"):
         if flag in params and not isinstance(params[flag], bool):
             raise InvalidInput(f"{flag} must be true or false.")
     steps = params.get("max_steps_per_epoch")
@@ -179,6 +181,7 @@ def clean_training_params(project: Project | None, params: dict[str, Any]) -> di
         "max_steps_per_epoch": steps,
         "auto_promote": params.get("auto_promote", False),
         "evaluate_embedding": params.get("evaluate_embedding", True),
+        "fine_tune": params.get("fine_tune", True),
     }
 
 
@@ -237,6 +240,12 @@ def run_training_job(job: Job, ctx: JobContext) -> dict[str, Any]:
     def stop_requested() -> bool:
         return Job.objects.filter(pk=job.pk, cancel_requested=True).exists()
 
+    init_from = None
+    if champion is not None and job.params.get("fine_tune", True):
+        init_from = work / "champion.pt"
+        if not init_from.exists():
+            with blob_open(champion.checkpoint) as src, init_from.open("wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
     result = train(
         config,
         train_cases,
@@ -248,6 +257,7 @@ def run_training_job(job: Job, ctx: JobContext) -> dict[str, Any]:
         should_stop=stop_requested,
         cache_dir=work / "cache",
         max_steps_per_epoch=job.params.get("max_steps_per_epoch"),
+        init_from=init_from,
     )
     if stop_requested():
         raise JobCancelled()

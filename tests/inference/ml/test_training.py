@@ -70,3 +70,18 @@ def test_fine_tuning_starts_from_a_parent_and_records_it(tmp_path, tiny_dataset,
     wider = config.replace(channels=(8, 16, 64))
     with pytest.raises(TrainingStateMismatch, match="architecture"):
         train(wider, tiny_dataset[:2], tmp_path / "wider", schema=tiny_schema, init_from=parent.best_checkpoint)
+
+
+def test_pseudo_labelled_cases_are_drawn_in_proportion_to_their_confidence():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from inference.ml.training import _epoch_order
+
+    cases = [SimpleNamespace(weight=1.0)] * 2 + [SimpleNamespace(weight=0.1)] * 2
+    draws = np.concatenate([_epoch_order(cases, np.random.default_rng(i)) for i in range(500)])
+    counts = np.bincount(draws, minlength=4) / len(draws)
+    assert counts[0] > 4 * counts[2] and counts[1] > 4 * counts[3]
+    equal = [SimpleNamespace(weight=1.0)] * 4
+    assert sorted(_epoch_order(equal, np.random.default_rng(0))) == [0, 1, 2, 3]
