@@ -7,12 +7,15 @@ learns helps the lesion head tell a lesion from normal tissue of similar signal.
 from __future__ import annotations
 
 import contextlib
+import math
 
 import torch
 from monai.networks.nets import UNet
 from torch import nn
 
 from inference.ml.config import SegmentationConfig
+
+LESION_BACKGROUND_PRIOR = 0.99
 
 
 class TwoHeadSegmenter(nn.Module):
@@ -35,6 +38,14 @@ class TwoHeadSegmenter(nn.Module):
         )
         self.structure_head = nn.Conv3d(config.head_features, n_structure_classes, kernel_size=1)
         self.lesion_head = nn.Conv3d(config.head_features, n_lesion_classes, kernel_size=1)
+        # Lesions fill about 1 % of a brain: start the lesion head at that prior (as RetinaNet does)
+        # instead of at "every class equally likely", which calls the whole brain lesion until the
+        # network has seen enough patches to learn otherwise.
+        nn.init.zeros_(self.lesion_head.bias)
+        with torch.no_grad():
+            self.lesion_head.bias[0] = math.log(
+                LESION_BACKGROUND_PRIOR / (1 - LESION_BACKGROUND_PRIOR) * max(n_lesion_classes - 1, 1)
+            )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.features(self.trunk(x))
