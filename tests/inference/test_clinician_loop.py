@@ -90,7 +90,7 @@ def test_clinicians_corrections_teach_the_model_a_new_kind_of_input(project, mem
         type="training",
         user=None,
         params={
-            "config": {"epochs": 8},
+            "config": {"epochs": 12},
             "max_steps_per_epoch": 10,
             "evaluate_embedding": False,
         },
