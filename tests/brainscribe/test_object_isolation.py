@@ -17,10 +17,9 @@ GLOBAL_PATHS = {
 
 @pytest.fixture
 def project_b(staff, make_user, nifti_bytes):
-    from annotations.models import Membership
+    from annotations.models import DatasetSnapshot, Export, Membership
     from annotations.services.cases import case_create
     from annotations.services.projects import project_create
-    from annotations.models import DatasetSnapshot, Export
     from inference.models import Job, ModelVersion
 
     other = make_user("b-admin", is_staff=True)
