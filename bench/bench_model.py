@@ -144,8 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     data = ensure_dataset(args.data or ROOT / f"var/bench-demo-{args.seed}-{args.cases}", args.cases, args.seed)
     model = load_model(args.model, expected_schema=schema, device="cpu")
     meta = model.metadata
-    print(f"model {meta.model_id} (schema {meta.schema_slug}, trained on {meta.training_cases} cases, "
-          f"data {meta.training_data_hash[:12]}); held-out cases: seed {args.seed}, {data}")
+    print(
+        f"model {meta.model_id} (schema {meta.schema_slug}, trained on {meta.training_cases} cases, "
+        f"data {meta.training_data_hash[:12]}); held-out cases: seed {args.seed}, {data}"
+    )
 
     case_dirs = sorted(p for p in (data / "cases").iterdir() if p.is_dir())[: args.cases]
     per_case_labels, structure_case_dice, rows = [], [], []
@@ -167,34 +169,41 @@ def main(argv: list[str] | None = None) -> int:
         lesion_case = lesion_scores(lesion, truth_lesion) if truth_lesion.any() else None
         spacing = truth_lesion_img.header.get_zooms()[:3]
         voxel_ml = float(np.prod(spacing)) / 1000.0
-        rows.append({
-            "case": case_dir.name,
-            "kind": params["kind"],
-            "orientation": params["orientation"],
-            "modalities": sorted(volumes),
-            "structure_dice": case_scores.dice,
-            "lesion_dice": lesion_case.dice if lesion_case else None,
-            "lesion_precision": lesion_case.precision if lesion_case else None,
-            "lesion_sensitivity": lesion_case.sensitivity if lesion_case else None,
-            "lesion_hd95_mm": hd95(lesion > 0, truth_lesion > 0, spacing) if lesion_case else None,
-            "false_positive_ml": None if truth_lesion.any() else float((lesion > 0).sum()) * voxel_ml,
-            "seconds": round(seconds, 2),
-        })
+        rows.append(
+            {
+                "case": case_dir.name,
+                "kind": params["kind"],
+                "orientation": params["orientation"],
+                "modalities": sorted(volumes),
+                "structure_dice": case_scores.dice,
+                "lesion_dice": lesion_case.dice if lesion_case else None,
+                "lesion_precision": lesion_case.precision if lesion_case else None,
+                "lesion_sensitivity": lesion_case.sensitivity if lesion_case else None,
+                "lesion_hd95_mm": hd95(lesion > 0, truth_lesion > 0, spacing) if lesion_case else None,
+                "false_positive_ml": None if truth_lesion.any() else float((lesion > 0).sum()) * voxel_ml,
+                "seconds": round(seconds, 2),
+            }
+        )
         report = generate_report(prediction.structure, prediction.lesion, schema, volumes)
         truth_report = generate_report(nib.load(str(case_dir / "structure.nii.gz")), truth_lesion_img, schema, volumes)
         generated.append(report.text)
         generated_from_truth.append(truth_report.text)
         references.append(reference_text(case_dir))
         row = rows[-1]
-        print(f"  {row['case']} {row['kind']:<10} {row['orientation']:<7} structure {row['structure_dice']:.3f} "
-              f"lesion {_fmt(row['lesion_dice'])} {row['seconds']:.1f} s", file=sys.stderr)
+        print(
+            f"  {row['case']} {row['kind']:<10} {row['orientation']:<7} structure {row['structure_dice']:.3f} "
+            f"lesion {_fmt(row['lesion_dice'])} {row['seconds']:.1f} s",
+            file=sys.stderr,
+        )
 
     print("\nPer-label scores (mean over held-out cases whose ground truth holds the label)")
     print(f"{'label':>5}  {'name':<24} {'cases':>5}  {'Dice':>6}  {'prec':>6}  {'sens':>6}")
     label_rows = summarise_labels(per_case_labels, names)
     for r in label_rows:
-        print(f"{r['label']:>5}  {r['name']:<24} {r['cases']:>5}  {_fmt(r['dice'])}  {_fmt(r['precision'])}  "
-              f"{_fmt(r['sensitivity'])}")
+        print(
+            f"{r['label']:>5}  {r['name']:<24} {r['cases']:>5}  {_fmt(r['dice'])}  {_fmt(r['precision'])}  "
+            f"{_fmt(r['sensitivity'])}"
+        )
 
     lesion_rows = [r for r in rows if r["lesion_dice"] is not None]
     summary = {
@@ -220,8 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     for orientation in sorted({r["orientation"] for r in rows}):
         values = [r["structure_dice"] for r in rows if r["orientation"] == orientation]
         lesions = [r["lesion_dice"] for r in lesion_rows if r["orientation"] == orientation]
-        print(f"    {orientation:<8} structure {_fmt(mean_over_cases(values))}, lesion "
-              f"{_fmt(mean_over_cases(lesions))}  ({len(values)} cases)")
+        print(
+            f"    {orientation:<8} structure {_fmt(mean_over_cases(values))}, lesion "
+            f"{_fmt(mean_over_cases(lesions))}  ({len(values)} cases)"
+        )
 
     baseline = [FIXED_NORMAL_REPORT] * len(references)
     with_embedding = not args.no_embedding
@@ -239,20 +250,45 @@ def main(argv: list[str] | None = None) -> int:
 
     four = [r for r in rows if len(r["modalities"]) == 4]
     timing_case = data / "cases" / (four[0]["case"] if four else rows[0]["case"])
-    command = [sys.executable, str(Path(__file__).resolve()), "--time-one", str(timing_case), "--model",
-               str(args.model), "--schema", str(args.schema), "--threads", str(args.threads)]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--time-one",
+        str(timing_case),
+        "--model",
+        str(args.model),
+        "--schema",
+        str(args.schema),
+        "--threads",
+        str(args.threads),
+    ]
     timing = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
-    print(f"\nOne case ({timing['case']}, {'×'.join(map(str, timing['shape']))}, {', '.join(timing['modalities'])}), "
-          f"fresh process, model loaded in {timing['model_load_seconds']} s:")
-    print(f"  segmentation {timing['segmentation_seconds']} s {timing['segmentation_steps']}, "
-          f"report {timing['report_seconds']} s, total {timing['total_seconds']} s; "
-          f"peak memory {timing['peak_rss_mb']} MB (after model load {timing['peak_rss_mb_after_model_load']} MB)")
+    print(
+        f"\nOne case ({timing['case']}, {'×'.join(map(str, timing['shape']))}, {', '.join(timing['modalities'])}), "
+        f"fresh process, model loaded in {timing['model_load_seconds']} s:"
+    )
+    print(
+        f"  segmentation {timing['segmentation_seconds']} s {timing['segmentation_steps']}, "
+        f"report {timing['report_seconds']} s, total {timing['total_seconds']} s; "
+        f"peak memory {timing['peak_rss_mb']} MB (after model load {timing['peak_rss_mb_after_model_load']} MB)"
+    )
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "model": meta.to_dict(), "seed": args.seed, "cases": rows, "labels": label_rows, "summary": summary,
-        "reports": metrics, "timing": timing,
-    }, indent=1, default=float))
+    args.out.write_text(
+        json.dumps(
+            {
+                "model": meta.to_dict(),
+                "seed": args.seed,
+                "cases": rows,
+                "labels": label_rows,
+                "summary": summary,
+                "reports": metrics,
+                "timing": timing,
+            },
+            indent=1,
+            default=float,
+        )
+    )
     print(f"\nwrote {args.out}", file=sys.stderr)
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import subprocess
 import sys
@@ -233,3 +234,23 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 60, interval: float
 @pytest.fixture
 def wait() -> Callable[..., bool]:
     return wait_for
+
+
+@pytest.fixture
+def fault_record(request: pytest.FixtureRequest) -> Callable[..., None]:
+    """What a fault or hostile-input test saw, carried out of pytest for `bench/bench_faults.py`.
+
+    The test asserts on the same figures; this only lets the benchmark print them as a table, so
+    the README quotes what the tests observed rather than what someone remembers. A no-op unless
+    BRAINSCRIBE_FAULT_REPORT names a file.
+    """
+    path = os.environ.get("BRAINSCRIBE_FAULT_REPORT")
+
+    def record(*, fault: str, client_saw: str, recovery: str, data: str) -> None:
+        if path:
+            row = {"test": request.node.nodeid, "fault": fault, "client_saw": client_saw}
+            row |= {"recovery": recovery, "data": data}
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(row) + "\n")
+
+    return record

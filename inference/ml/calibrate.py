@@ -112,8 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     cases = read_dataset(args.data)[args.split]
     table = lesion_dice_by_setting(model, cases)
     for (threshold, min_volume), score in table.items():
-        print(f"  p(lesion) > {threshold:.2f}, components ≥ {min_volume:g} mm³: lesion Dice {score.lesion_dice:.3f}, "
-              f"false alarm in {score.healthy_false_positive:.0%} of lesion-free cases", file=sys.stderr)
+        print(
+            f"  p(lesion) > {threshold:.2f}, components ≥ {min_volume:g} mm³: lesion Dice {score.lesion_dice:.3f}, "
+            f"false alarm in {score.healthy_false_positive:.0%} of lesion-free cases",
+            file=sys.stderr,
+        )
     best = choose(table)
     loaded = read_checkpoint(args.model)
     postprocess = {
@@ -122,8 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         "calibration_val_lesion_dice": float(table[best].lesion_dice),
     }
     metadata = replace(loaded.metadata, postprocess=postprocess)
-    save_checkpoint(args.model, metadata=metadata, model_state=loaded.model_state,
-                    training_state=loaded.training_state)
+    save_checkpoint(args.model, metadata=metadata, model_state=loaded.model_state, training_state=loaded.training_state)
     summary = args.model.with_suffix(".json")
     if summary.is_file():  # the training command's record beside the checkpoint
         record = json.loads(summary.read_text())
@@ -134,8 +136,10 @@ def main(argv: list[str] | None = None) -> int:
             "chosen": {"lesion_threshold": best[0], "min_lesion_volume_mm3": best[1]},
         }
         summary.write_text(json.dumps(record, indent=1))
-    print(f"{args.model}: lesion_threshold {best[0]}, min_lesion_volume_mm3 {best[1]:g} "
-          f"(lesion Dice {table[best].lesion_dice:.3f} on {args.split})")
+    print(
+        f"{args.model}: lesion_threshold {best[0]}, min_lesion_volume_mm3 {best[1]:g} "
+        f"(lesion Dice {table[best].lesion_dice:.3f} on {args.split})"
+    )
     return 0
 
 

@@ -10,6 +10,7 @@ a checkpoint uploaded by a user can never execute code.
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -163,8 +164,15 @@ def read_checkpoint(path: str | Path, *, expected_schema: LabelSchema | str | No
         raise CheckpointError(f"no checkpoint at {path}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # UnpicklingError, RuntimeError from a truncated zip, …
-        raise CheckpointError(f"{path.name} cannot be read as a weights-only checkpoint: {exc}") from exc
+    except pickle.UnpicklingError as exc:
+        # torch's own text tells the reader to retry with weights_only=False: not advice to pass on.
+        raise CheckpointError(
+            f"{path.name} is not a weights-only checkpoint: it holds Python objects besides tensors and plain "
+            "data, which could run code when loaded"
+        ) from exc
+    except Exception as exc:  # RuntimeError from a truncated zip, …
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path.name} cannot be read as a weights-only checkpoint: {reason}") from exc
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT or "metadata" not in payload:
         raise CheckpointError(f"{path.name} is not a Brainscribe segmentation checkpoint")
     raw = payload["metadata"]

@@ -121,9 +121,12 @@ class NativeSampler:
         out = np.where(inside, out - 1, 0)
         # Order 0 rounds; half a voxel less turns that into the floor, i.e. the cell index.
         mixed_pad = np.pad((~uniform).astype(np.uint8), 1, mode="edge")
-        mixed = ndimage.affine_transform(
-            mixed_pad, self.rot, offset=shifted - 0.5, output_shape=shape, order=0, mode="constant", cval=0
-        ).astype(bool) & inside
+        mixed = (
+            ndimage.affine_transform(
+                mixed_pad, self.rot, offset=shifted - 0.5, output_shape=shape, order=0, mode="constant", cval=0
+            ).astype(bool)
+            & inside
+        )
         if mixed.any():
             idx = np.argwhere(mixed)
             points = idx.astype(np.float64) @ self.rot.T + self.offset

@@ -29,8 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help="override the config's random seed")
     parser.add_argument("--config", type=Path, help="JSON file with SegmentationConfig fields to override")
     parser.add_argument("--work-dir", type=Path, help="resumable state and cache (default var/training/<config>)")
-    parser.add_argument("--cache-dir", type=Path, default=Path("var/training/cache"),
-                        help="preprocessed-case cache, shared by runs (keyed by file hashes and settings)")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path("var/training/cache"),
+        help="preprocessed-case cache, shared by runs (keyed by file hashes and settings)",
+    )
     parser.add_argument("--init-from", type=Path, help="start from this checkpoint's weights (fine-tuning)")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing last.pt and start over")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
@@ -94,8 +98,17 @@ def main(argv: list[str] | None = None) -> int:
         bar.refresh()
 
     started = time.perf_counter()
-    result = train(config, train_cases, work_dir, schema=schema, val_cases=val_cases, resume=not args.fresh,
-                   progress=on_progress, cache_dir=args.cache_dir, init_from=args.init_from)
+    result = train(
+        config,
+        train_cases,
+        work_dir,
+        schema=schema,
+        val_cases=val_cases,
+        resume=not args.fresh,
+        progress=on_progress,
+        cache_dir=args.cache_dir,
+        init_from=args.init_from,
+    )
     for bar in bars.values():
         bar.close()
     args.out.parent.mkdir(parents=True, exist_ok=True)

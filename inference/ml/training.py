@@ -229,9 +229,7 @@ def validate(
             s_pred = s_logits[0].argmax(0).cpu().numpy()
             l_pred = l_logits[0].argmax(0).cpu().numpy() > 0
             if case.has_structure:
-                per_label = [
-                    _dice(s_pred == c, case.structure == c) for c in np.unique(case.structure) if c != 0
-                ]
+                per_label = [_dice(s_pred == c, case.structure == c) for c in np.unique(case.structure) if c != 0]
                 scores = [s for s in per_label if s is not None]
                 if scores:
                     structure_scores.append(float(np.mean(scores)))

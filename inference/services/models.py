@@ -82,7 +82,9 @@ def model_register(
         try:
             loaded = read_checkpoint(tmp.name, expected_schema=ml_schema(project.label_schema))
         except CheckpointError as exc:
-            raise InvalidInput(f"The checkpoint was refused: {exc}.") from None
+            # The temporary file's name means nothing to the person who uploaded it.
+            reason = str(exc).replace(Path(tmp.name).name, "the file")
+            raise InvalidInput(f"The checkpoint was refused: {reason}.") from None
     meta = loaded.metadata
     blob, sha, _ = blob_put(data, suffix=".pt")
     existing = ModelVersion.objects.filter(project=project, sha256=sha).first()

@@ -70,7 +70,7 @@ CORPUS_NAMES = [
 
 
 @pytest.mark.parametrize("name", CORPUS_NAMES)
-def test_malformed_mask_uploads_get_a_400_naming_the_problem(name, members, client_for, make_case):
+def test_malformed_mask_uploads_get_a_400_naming_the_problem(name, members, client_for, make_case, fault_record):
     case = make_case()
     body, message = corpus(tuple(case.shape))[name]
     client = client_for(members["annotator"])
@@ -87,6 +87,12 @@ def test_malformed_mask_uploads_get_a_400_naming_the_problem(name, members, clie
     assert elapsed < 2.0
     assert peak < 64 * 1024 * 1024 + 2 * len(body)
     assert not MaskVersion.objects.filter(case=case).exists()
+    fault_record(
+        fault=f"mask upload: {name} ({len(body):,} bytes sent)",
+        client_saw=f"400: {response.json()['detail']}",
+        recovery=f"answered in {elapsed * 1000:.0f} ms, {peak / 2**20:.1f} MiB peak allocation",
+        data="no version stored",
+    )
 
 
 @pytest.mark.parametrize("name", ["truncated", "huge dims in the header", "gzip bomb", "NaN affine", "5-D data"])
@@ -111,7 +117,7 @@ def _good_case_files(nifti_bytes) -> dict[str, bytes]:
     [("../escape/T1.nii.gz", "climbs out"), ("/etc/evil/T1.nii.gz", "absolute path")],
 )
 @pytest.mark.parametrize("kind", ["zip", "tar.gz"])
-def test_archive_members_that_escape_are_refused(project, tmp_path, nifti_bytes, member, message, kind):
+def test_archive_members_that_escape_are_refused(project, tmp_path, nifti_bytes, member, message, kind, fault_record):
     archive = tmp_path / f"upload.{kind}"
     data = nifti_bytes()
     if kind == "zip":
@@ -124,10 +130,16 @@ def test_archive_members_that_escape_are_refused(project, tmp_path, nifti_bytes,
                 info = tarfile.TarInfo(name)
                 info.size = len(data)
                 tf.addfile(info, io.BytesIO(data))
-    with pytest.raises(Exception, match=message):
+    with pytest.raises(Exception, match=message) as refused:
         import_path(project=project, root=archive, layout="generic")
     assert not Case.objects.exists()
     assert not (tmp_path / "escape").exists()
+    fault_record(
+        fault=f"{kind} import with a member named {member}",
+        client_saw=f"import refused: {refused.value}",
+        recovery="nothing extracted outside the work folder",
+        data="no case created",
+    )
 
 
 def test_symlinks_inside_a_tar_are_refused(project, tmp_path):
@@ -140,13 +152,20 @@ def test_symlinks_inside_a_tar_are_refused(project, tmp_path):
         import_path(project=project, root=archive, layout="generic")
 
 
-def test_a_zip_bomb_is_stopped_at_the_size_limit(project, tmp_path, settings):
+def test_a_zip_bomb_is_stopped_at_the_size_limit(project, tmp_path, settings, fault_record):
     settings.BRAINSCRIBE_MAX_IMPORT_BYTES = 10 * 1024 * 1024
     archive = tmp_path / "bomb.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("C1/T1.nii.gz", b"\0" * (64 * 1024 * 1024))
-    with pytest.raises(Exception, match="limit"):
+    with pytest.raises(Exception, match="limit") as refused:
         import_path(project=project, root=archive, layout="generic")
+    fault_record(
+        fault=f"zip bomb import ({archive.stat().st_size // 1024} KiB unpacking to 64 MiB, limit 10 MiB)",
+        client_saw=f"import refused: {refused.value}",
+        recovery="refused from the declared sizes, before a byte was unpacked",
+        data="no case created" if not Case.objects.exists() else "A CASE WAS CREATED",
+    )
+    assert not Case.objects.exists()
 
 
 def test_a_well_formed_archive_imports(project, tmp_path, nifti_bytes):

@@ -21,11 +21,13 @@ def test_no_request_generated_from_the_schema_gets_a_server_error(live_server, m
         operations += 1
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-                  database=None)
+        @settings(
+            max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
+        )
         def exercise(case):
-            case.call_and_validate(base_url=live_server.url, headers={"Authorization": f"Token {token}"},
-                                   checks=[not_a_server_error])
+            case.call_and_validate(
+                base_url=live_server.url, headers={"Authorization": f"Token {token}"}, checks=[not_a_server_error]
+            )
 
         try:
             exercise()

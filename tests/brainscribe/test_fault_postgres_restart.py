@@ -5,6 +5,7 @@ cluster and a real gunicorn, so restarting the database disturbs nothing else.""
 import gzip
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import nibabel as nib
@@ -62,7 +63,7 @@ def _saver(url, token, case_id, stop, log):
             payload = r.json() if r.headers.get("Content-Type", "").startswith("application/json") else {}
         except requests.RequestException as exc:
             code, payload = "conn-error", {"detail": str(exc)}
-        log.append((case_id, version, step, code, payload))
+        log.append((case_id, version, step, code, payload, time.monotonic()))
         if code == 200:
             version = payload["version"]
             step += 1
@@ -74,7 +75,7 @@ def _saver(url, token, case_id, stop, log):
             time.sleep(0.2)
 
 
-def test_saves_survive_a_postgres_restart(stack):
+def test_saves_survive_a_postgres_restart(stack, fault_record):
     url, info = stack["web"].url, stack["info"]
     stop, logs = threading.Event(), [[], []]
     threads = [
@@ -88,6 +89,7 @@ def test_saves_survive_a_postgres_restart(stack):
     stack["pg"].stop()
     time.sleep(2)
     stack["pg"].start()
+    back = time.monotonic()
     time.sleep(3)
     stop.set()
     for t in threads:
@@ -137,3 +139,15 @@ print(json.dumps({"rows": [[c, v] for c, v, _, _ in rows], "bad": bad}))
         "from annotations.services.blob_cleanup import referenced_blobs;print('\\n'.join(sorted(referenced_blobs())))",
     ).split()
     assert remaining == {Path(name).name.split(".")[0] for name in referenced}
+
+    seen = Counter(codes)
+    first_after = min((e[5] for log in logs for e in log if e[3] == 200 and e[5] > back), default=None)
+    fault_record(
+        fault="PostgreSQL restarted during saves (2 clients)",
+        client_saw=", ".join(f"{code} ×{n}" for code, n in sorted(seen.items(), key=str))
+        + f"; 503 says: {unavailable[0][4]['detail']}",
+        recovery="first save accepted "
+        + (f"{first_after - back:.1f} s after the database was back" if first_after else "never"),
+        data=f"{len(accepted)} accepted saves stored once, contiguous versions, checksums match; "
+        + f"cleanup_blobs: {out.strip().splitlines()[-1]}",
+    )

@@ -80,7 +80,7 @@ def web_broker(url: str):
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
 @pytest.mark.django_db(transaction=True)
 def test_a_job_started_while_redis_is_down_is_queued_and_runs_when_it_is_back(
-    members, client_for, project, worker_env, tmp_path, wait, monkeypatch, settings
+    members, client_for, project, worker_env, tmp_path, wait, monkeypatch, settings, fault_record
 ):
     redis = PrivateRedis()
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # Celery would prefer it over the app's URL
@@ -99,6 +99,7 @@ def test_a_job_started_while_redis_is_down_is_queued_and_runs_when_it_is_back(
         assert elapsed < 10
 
         redis.start()
+        back = time.perf_counter()
         env = worker_env | {"CELERY_BROKER_URL": redis.url}
         log = (tmp_path / "worker.log").open("w")
         worker = subprocess.Popen(
@@ -128,6 +129,12 @@ def test_a_job_started_while_redis_is_down_is_queued_and_runs_when_it_is_back(
             done = wait(lambda: Job.objects.get(pk=body["id"]).status == JobStatus.SUCCEEDED, timeout=90)
             assert done, (tmp_path / "worker.log").read_text()[-3000:]
             assert Job.objects.get(pk=body["id"]).attempts == 1
+            fault_record(
+                fault="Redis down when a job is started",
+                client_saw=f"202 in {elapsed * 1000:.0f} ms: {body['message']}",
+                recovery=f"job ran {time.perf_counter() - back:.1f} s after Redis and a worker were back",
+                data="the job ran once (1 attempt)",
+            )
         finally:
             worker.terminate()
             worker.wait(20)
@@ -152,7 +159,7 @@ def full_disk(tmp_path):
 
 
 def test_a_full_disk_during_a_mask_save_answers_507_and_keeps_the_previous_version(
-    members, client_for, make_case, settings, full_disk
+    members, client_for, make_case, settings, full_disk, fault_record
 ):
     from annotations.models import MaskVersion
 
@@ -195,3 +202,9 @@ def test_a_full_disk_during_a_mask_save_answers_507_and_keeps_the_previous_versi
         f"/api/cases/{case.pk}/masks/lesion", data=body(2), content_type="application/gzip", HTTP_IF_MATCH='"1"'
     )
     assert third.status_code == 200 and third.json()["version"] == 2
+    fault_record(
+        fault="disk full during a mask save",
+        client_saw=f"507: {second.json()['detail']}",
+        recovery="the same save after space was freed: 200, version 2",
+        data="version 1 intact and served, no temporary file left",
+    )

@@ -28,7 +28,7 @@ def test_a_checkpoint_is_registered_once_with_its_metadata(members, client_for, 
     assert ModelVersion.objects.count() == 1
 
 
-def test_a_pickle_payload_is_refused_and_never_runs(members, client_for, project, tmp_path):
+def test_a_pickle_payload_is_refused_and_never_runs(members, client_for, project, tmp_path, fault_record):
     marker = tmp_path / "pwned"
 
     class Payload:
@@ -44,6 +44,12 @@ def test_a_pickle_payload_is_refused_and_never_runs(members, client_for, project
     assert "weights-only" in response.json()["detail"]
     assert not marker.exists()
     assert not ModelVersion.objects.exists()
+    fault_record(
+        fault="checkpoint upload carrying a pickle payload",
+        client_saw=f"400: {response.json()['detail']}",
+        recovery="the payload never ran (its marker file does not exist)",
+        data="no model version registered",
+    )
 
 
 def test_a_checkpoint_for_another_schema_is_refused_naming_both(members, client_for, staff, tiny_demo_model):

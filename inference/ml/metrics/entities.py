@@ -78,8 +78,10 @@ def sentence_entities(sentence: str) -> set[Entity]:
             return set()
         findings = ["abnormality" if negated else "mention"]
     found_sides = [name for name, pattern in SIDES if re.search(pattern, text)]
-    side = "bilateral" if "bilateral" in found_sides or {"left", "right"} <= set(found_sides) else (
-        found_sides[0] if found_sides else ""
+    side = (
+        "bilateral"
+        if "bilateral" in found_sides or {"left", "right"} <= set(found_sides)
+        else (found_sides[0] if found_sides else "")
     )
     return {Entity(region, side, finding, negated) for region in regions for finding in findings}
 

@@ -75,8 +75,9 @@ def volumes_on_grid(volumes: Mapping[str, nib.Nifti1Image], grid_image: nib.Nift
             out[name] = data
             continue
         mapping = np.linalg.inv(image.affine) @ grid_image.affine
-        out[name] = ndimage.affine_transform(data, mapping[:3, :3], offset=mapping[:3, 3], output_shape=shape,
-                                             order=1, mode="constant", cval=0.0)
+        out[name] = ndimage.affine_transform(
+            data, mapping[:3, :3], offset=mapping[:3, 3], output_shape=shape, order=1, mode="constant", cval=0.0
+        )
     return out
 
 

@@ -123,29 +123,44 @@ def _check_lesion(text: str, ids: list[int], lesion: LesionFeatures, schema: Lab
     where = f"lesion {lesion.component}"
     sides = mentioned_sides(text)
     if sides and lesion.side not in sides and lesion.side != "midline":
-        warnings.append(ConsistencyWarning(
-            "side", f"the sentence says {'/'.join(sorted(sides))} but {where} is {lesion.side} in the mask"))
+        warnings.append(
+            ConsistencyWarning(
+                "side", f"the sentence says {'/'.join(sorted(sides))} but {where} is {lesion.side} in the mask"
+            )
+        )
     touched_regions = {o.coarse_region for o in lesion.touched} | set(lesion.coarse_regions)
     for region in sorted(mentioned_regions(text, schema) - touched_regions):
         involved = ", ".join(lesion.coarse_regions) or "no labelled structure"
-        warnings.append(ConsistencyWarning(
-            "region", f"the sentence names the {region}, but {where} does not reach it (it involves {involved})"))
+        warnings.append(
+            ConsistencyWarning(
+                "region", f"the sentence names the {region}, but {where} does not reach it (it involves {involved})"
+            )
+        )
     touched_ids = {o.label_id for o in lesion.touched}
     if ids and touched_ids and not set(ids) & touched_ids:
-        warnings.append(ConsistencyWarning(
-            "grounding", f"the sentence is grounded in labels {sorted(ids)}, none of which {where} touches"))
+        warnings.append(
+            ConsistencyWarning(
+                "grounding", f"the sentence is grounded in labels {sorted(ids)}, none of which {where} touches"
+            )
+        )
     measured = sorted(lesion.diameters_mm, reverse=True)
     for group in stated_dimensions(text):
         stated = sorted(group, reverse=True)
         if any(_size_off(s, m) for s, m in zip(stated, measured, strict=False)):
-            warnings.append(ConsistencyWarning(
-                "size", f"the sentence gives {_fmt(stated)} but {where} measures {_fmt(measured)}"))
+            warnings.append(
+                ConsistencyWarning("size", f"the sentence gives {_fmt(stated)} but {where} measures {_fmt(measured)}")
+            )
     total_ml = lesion.volume_ml + lesion.edema_ml
     for volume in stated_volumes(text):
-        if all(abs(volume - m) > max(VOLUME_TOLERANCE_ML, VOLUME_TOLERANCE_FRACTION * m)
-               for m in (lesion.volume_ml, total_ml)):
-            warnings.append(ConsistencyWarning(
-                "size", f"the sentence gives {volume:g} mL but {where} measures {lesion.volume_ml:.1f} mL"))
+        if all(
+            abs(volume - m) > max(VOLUME_TOLERANCE_ML, VOLUME_TOLERANCE_FRACTION * m)
+            for m in (lesion.volume_ml, total_ml)
+        ):
+            warnings.append(
+                ConsistencyWarning(
+                    "size", f"the sentence gives {volume:g} mL but {where} measures {lesion.volume_ml:.1f} mL"
+                )
+            )
     return warnings
 
 
@@ -172,25 +187,38 @@ def _check_unanchored(
     sides = mentioned_sides(text)
     label_sides = {schema.label(i).side for i in ids if schema.get(i) is not None} - {"midline"}
     if sides and label_sides and not sides & (label_sides | ({"bilateral"} if len(label_sides) == 2 else set())):
-        warnings.append(ConsistencyWarning(
-            "side", f"the sentence says {'/'.join(sorted(sides))} but its labels are {'/'.join(sorted(label_sides))}"))
+        warnings.append(
+            ConsistencyWarning(
+                "side",
+                f"the sentence says {'/'.join(sorted(sides))} but its labels are {'/'.join(sorted(label_sides))}",
+            )
+        )
     if "shift" in lowered or "midline" in lowered or "cent" in lowered:
         measured = features.midline_shift_mm
         stated = [v for group in stated_dimensions(text) for v in group]
         denied = bool(NEGATED.search(lowered)) and not stated
         if denied and abs(measured) >= MIDLINE_TOLERANCE_MM + 1.0:
-            warnings.append(ConsistencyWarning(
-                "midline", f"the sentence denies a midline shift but the masks show {abs(measured):.0f} mm"))
+            warnings.append(
+                ConsistencyWarning(
+                    "midline", f"the sentence denies a midline shift but the masks show {abs(measured):.0f} mm"
+                )
+            )
         for value in stated:
             if abs(value - abs(measured)) > MIDLINE_TOLERANCE_MM:
-                warnings.append(ConsistencyWarning(
-                    "midline", f"the sentence gives a {value:g} mm shift but the masks show {abs(measured):.0f} mm"))
+                warnings.append(
+                    ConsistencyWarning(
+                        "midline", f"the sentence gives a {value:g} mm shift but the masks show {abs(measured):.0f} mm"
+                    )
+                )
         direction = re.search(r"\b(?:to|towards|toward) the (left|right)\b", lowered)
         if direction and abs(measured) >= 2.0:
             actual = "right" if measured > 0 else "left"
             if direction.group(1) != actual:
-                warnings.append(ConsistencyWarning(
-                    "side", f"the sentence shifts the midline to the {direction.group(1)}; the masks show {actual}"))
+                warnings.append(
+                    ConsistencyWarning(
+                        "side", f"the sentence shifts the midline to the {direction.group(1)}; the masks show {actual}"
+                    )
+                )
         return warnings
     regions = mentioned_regions(text, schema)
     region_ids = {lab.index for lab in schema.labels if lab.coarse_region in regions}
@@ -203,11 +231,13 @@ def _check_unanchored(
             names = sorted({o.name for lesion, _ in hits for o in lesion.regions if o.label_id in scope})
             which = ", ".join(str(lesion.component) for lesion, _ in hits)
             total = sum(inside for _, inside in hits)
-            warnings.append(ConsistencyWarning(
-                "normal",
-                f"the sentence calls these regions normal, but lesion{'s' if len(hits) > 1 else ''} {which} "
-                f"involve{'' if len(hits) > 1 else 's'} {', '.join(names) or 'them'} ({total:.1f} mL)",
-            ))
+            warnings.append(
+                ConsistencyWarning(
+                    "normal",
+                    f"the sentence calls these regions normal, but lesion{'s' if len(hits) > 1 else ''} {which} "
+                    f"involve{'' if len(hits) > 1 else 's'} {', '.join(names) or 'them'} ({total:.1f} mL)",
+                )
+            )
     elif regions and features.lesions and not MASS_EFFECT.search(lowered):
         touched = {o.coarse_region for lesion in features.lesions for o in lesion.touched}
         for region in sorted(regions - touched):
@@ -232,9 +262,12 @@ def check_sentence(
         return warnings + _check_unanchored(text, ids, features, schema)
     lesion = features.lesion(int(lesion_component))
     if lesion is None:
-        return warnings + [ConsistencyWarning(
-            "grounding", f"lesion component {lesion_component} is not in the lesion mask "
-            f"({len(features.lesions)} component(s))")]
+        return warnings + [
+            ConsistencyWarning(
+                "grounding",
+                f"lesion component {lesion_component} is not in the lesion mask ({len(features.lesions)} component(s))",
+            )
+        ]
     return warnings + _check_lesion(text, ids, lesion, schema)
 
 
@@ -263,8 +296,11 @@ def check_report(
     out = []
     for sentence in sentences:
         if isinstance(sentence, Mapping):
-            text, ids, component = sentence["text"], sentence.get("region_label_ids", []), sentence.get(
-                "lesion_component")
+            text, ids, component = (
+                sentence["text"],
+                sentence.get("region_label_ids", []),
+                sentence.get("lesion_component"),
+            )
         else:
             text, ids, component = sentence.text, sentence.region_label_ids, sentence.lesion_component
         out.append(check_sentence(text, ids, component, features, schema))

@@ -244,8 +244,9 @@ def _overlaps(counts: Mapping[int, int], total: int, schema: LabelSchema, voxel_
     for label_id, n in counts.items():
         label = schema.get(label_id)
         if label is not None:
-            out.append(RegionOverlap(label_id, label.name, label.side, label.coarse_region, n / max(1, total),
-                                     n * voxel_ml))
+            out.append(
+                RegionOverlap(label_id, label.name, label.side, label.coarse_region, n / max(1, total), n * voxel_ml)
+            )
     out.sort(key=lambda o: -o.fraction)
     return out
 
@@ -283,9 +284,7 @@ def _measure_component(
     core = comp & (types != LESION_EDEMA)
     if not core.any():
         core = comp
-    composition = {
-        LESION_NAMES.get(t, str(t)): n * voxel_ml for t, n in _label_counts(types).items()
-    }
+    composition = {LESION_NAMES.get(t, str(t)): n * voxel_ml for t, n in _label_counts(types).items()}
     whole_counts = _label_counts(labels[comp])
     touched = _overlaps(whole_counts, int(comp.sum()), schema, voxel_ml)
     core_counts = _label_counts(labels[core])
@@ -393,8 +392,18 @@ def extract_features(
         if found is None:
             continue
         features = _measure_component(
-            component, components, found, structure, lesion, affine, schema, volumes, references,
-            voxel_ml, spacing, midline,
+            component,
+            components,
+            found,
+            structure,
+            lesion,
+            affine,
+            schema,
+            volumes,
+            references,
+            voxel_ml,
+            spacing,
+            midline,
         )
         lesion_features.append(features)
         for overlap in features.touched:
@@ -417,7 +426,8 @@ def extract_features(
 
     shift = 0.0
     space_occupying = [
-        lesion for lesion in lesion_features
+        lesion
+        for lesion in lesion_features
         if lesion.finding in ("mass", "extra-axial mass") or lesion.volume_ml + lesion.edema_ml >= 30.0
     ]
     if space_occupying:
@@ -426,8 +436,11 @@ def extract_features(
 
     ventricle_ratio, compressed_side = None, None
     ventricles = {
-        side: sum(present_labels.get(lab.index, 0.0) for lab in schema.labels
-                  if lab.coarse_region == "lateral ventricle" and lab.side == side)
+        side: sum(
+            present_labels.get(lab.index, 0.0)
+            for lab in schema.labels
+            if lab.coarse_region == "lateral ventricle" and lab.side == side
+        )
         for side in ("left", "right")
     }
     if ventricles["left"] > 0 and ventricles["right"] > 0:

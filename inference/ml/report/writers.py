@@ -112,7 +112,8 @@ class TemplateWriter:
 
     def write(self, features: CaseFeatures, schema: LabelSchema) -> list[Sentence]:
         kept = [
-            lesion for lesion in features.lesions
+            lesion
+            for lesion in features.lesions
             if lesion.volume_ml >= MIN_DESCRIBED_ML or lesion.finding == "white matter hyperintensity"
         ]
         features = replace(features, lesions=kept)
@@ -149,15 +150,21 @@ class TemplateWriter:
             if lesion.enhancement is not None:
                 enhancement = book.enhancement.format(pattern=enhancement_phrase(lesion.enhancement))
             text = book.signal.format(signals=signals, enhancement=enhancement)
-            out.append(Sentence(text, ids, component, "lesion", {"signal": dict(lesion.signal),
-                                                                   "enhancement": lesion.enhancement}))
+            out.append(
+                Sentence(
+                    text, ids, component, "lesion", {"signal": dict(lesion.signal), "enhancement": lesion.enhancement}
+                )
+            )
         if lesion.restricted_diffusion:
             out.append(Sentence(book.restricted, ids, component, "lesion", {"restricted_diffusion": True}))
         if lesion.edema_ml >= 0.02:
             ratio = lesion.edema_ratio
             extent = "extensive" if ratio > 2.0 else "mild" if ratio < 0.5 else "moderate"
-            out.append(Sentence(book.edema.format(extent=extent), ids, component, "lesion",
-                                {"edema_ml": round(lesion.edema_ml, 2)}))
+            out.append(
+                Sentence(
+                    book.edema.format(extent=extent), ids, component, "lesion", {"edema_ml": round(lesion.edema_ml, 2)}
+                )
+            )
         return out
 
     def wmh_sentences(self, group: LesionFeatures, lesions: list[LesionFeatures]) -> list[Sentence]:
@@ -166,12 +173,20 @@ class TemplateWriter:
         summary = lesion_summary(group)
         summary["component"] = None
         summary["components"] = [lesion.component for lesion in lesions]
-        out = [Sentence(self.phrasebook.wmh.format(location=location_phrase(group.regions)), ids, None, "lesion",
-                        summary)]
+        out = [
+            Sentence(self.phrasebook.wmh.format(location=location_phrase(group.regions)), ids, None, "lesion", summary)
+        ]
         signals = signal_phrase(group.signal)
         if signals:
-            out.append(Sentence(self.phrasebook.wmh_signal.format(signals=signals), ids, None, "lesion",
-                                {"signal": dict(group.signal)}))
+            out.append(
+                Sentence(
+                    self.phrasebook.wmh_signal.format(signals=signals),
+                    ids,
+                    None,
+                    "lesion",
+                    {"signal": dict(group.signal)},
+                )
+            )
         return out
 
     def global_sentences(self, features: CaseFeatures, schema: LabelSchema) -> list[Sentence]:
@@ -180,8 +195,15 @@ class TemplateWriter:
         side = features.compressed_ventricle_side
         if side is not None:
             ids = [i for i in _ids(schema, ("lateral ventricle",)) if schema.label(i).side == side]
-            out.append(Sentence(book.compressed.format(side=side), ids, None, "global",
-                                {"ventricle_ratio": features.ventricle_ratio}))
+            out.append(
+                Sentence(
+                    book.compressed.format(side=side),
+                    ids,
+                    None,
+                    "global",
+                    {"ventricle_ratio": features.ventricle_ratio},
+                )
+            )
         midline_ids = _ids(schema, MIDLINE_STRUCTURES)
         shift = features.midline_shift_mm
         if abs(shift) >= 2.0:
