@@ -297,6 +297,7 @@ def train(
     torch.manual_seed(config.seed)
     network = build_network(config, len(schema.indices) + 1, len(lesion_ids) + 1).to(target)
     parent_model_id = None
+    parent_postprocess: dict[str, float] = {}
     if init_from is not None:
         parent = read_checkpoint(init_from, expected_schema=schema)
         if not parent.metadata.config.same_architecture(config):
@@ -305,6 +306,10 @@ def train(
             )
         network.load_state_dict(parent.model_state)
         parent_model_id = parent.metadata.model_id
+        # The parent's calibrated lesion cut-off and smallest kept component suit a model a few
+        # hundred steps away from it far better than the uncalibrated defaults; without them a
+        # fine-tuned candidate keeps specks its parent learnt to drop and loses Dice for it.
+        parent_postprocess = {k: v for k, v in parent.metadata.postprocess.items() if not k.startswith("calibration_")}
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     history: list[EpochRecord] = []
     start_epoch = 1
@@ -326,6 +331,7 @@ def train(
             created_at=now_iso(),
             software=software_versions(),
             parent_model_id=parent_model_id,
+            postprocess=dict(parent_postprocess),
         )
 
     if resume and last_path.is_file():

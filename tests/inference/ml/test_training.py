@@ -85,3 +85,26 @@ def test_pseudo_labelled_cases_are_drawn_in_proportion_to_their_confidence():
     assert counts[0] > 4 * counts[2] and counts[1] > 4 * counts[3]
     equal = [SimpleNamespace(weight=1.0)] * 4
     assert sorted(_epoch_order(equal, np.random.default_rng(0))) == [0, 1, 2, 3]
+
+
+def test_fine_tuning_keeps_the_parents_calibrated_post_processing(tmp_path, tiny_dataset, tiny_schema):
+    from dataclasses import replace
+
+    from inference.ml.checkpoints import read_checkpoint, save_checkpoint
+
+    config = TINY_CONFIG.replace(epochs=1, patch_size=(16, 16, 16))
+    parent = train(config, tiny_dataset[:2], tmp_path / "parent", schema=tiny_schema)
+    loaded = read_checkpoint(parent.best_checkpoint)
+    calibrated = {"lesion_threshold": 0.4, "min_lesion_volume_mm3": 50.0, "calibration_val_lesion_dice": 0.8}
+    save_checkpoint(
+        tmp_path / "calibrated.pt",
+        metadata=replace(loaded.metadata, postprocess=calibrated),
+        model_state=loaded.model_state,
+    )
+    child = train(
+        config, tiny_dataset[2:4], tmp_path / "child", schema=tiny_schema, init_from=tmp_path / "calibrated.pt"
+    )
+    kept = read_checkpoint(child.last_checkpoint).metadata.postprocess
+    assert kept == {"lesion_threshold": 0.4, "min_lesion_volume_mm3": 50.0}
+    fresh = train(config, tiny_dataset[:2], tmp_path / "fresh", schema=tiny_schema)
+    assert read_checkpoint(fresh.last_checkpoint).metadata.postprocess == {}
