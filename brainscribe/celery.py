@@ -23,7 +23,8 @@ app = Celery("brainscribe")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [Queue(name) for name in QUEUES]
 app.conf.beat_schedule = {
-    # Jobs created while the broker was unreachable wait in the database; this sends them.
+    # Jobs created while the broker was unreachable wait in the database, and running jobs whose
+    # worker died stop beating; this sends both.
     "dispatch-pending-jobs": {"task": "brainscribe.dispatch_pending_jobs", "schedule": 15.0},
 }
 app.autodiscover_tasks()
@@ -49,7 +50,9 @@ def _folders_before_worker(**_: Any) -> None:
 
 @worker_ready.connect
 def _dispatch_jobs_waiting_for_the_broker(**_: Any) -> None:
-    """Jobs created while the broker was down are sent as soon as a worker (hence the broker) is up."""
-    from inference.services.jobs import job_dispatch_pending
+    """Jobs created while the broker was down are sent as soon as a worker (hence the broker) is up,
+    and so are running jobs whose worker died without a word."""
+    from inference.services.jobs import job_dispatch_pending, job_redispatch_stale
 
     job_dispatch_pending()
+    job_redispatch_stale()

@@ -14,6 +14,6 @@ def run_job(self, job_id: int) -> str:  # noqa: ANN001 - Celery passes the task 
 
 @shared_task(name="brainscribe.dispatch_pending_jobs", ignore_result=True)
 def dispatch_pending_jobs() -> int:
-    from inference.services.jobs import job_dispatch_pending
+    from inference.services.jobs import job_dispatch_pending, job_redispatch_stale
 
-    return job_dispatch_pending()
+    return job_dispatch_pending() + job_redispatch_stale()

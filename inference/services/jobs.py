@@ -179,6 +179,43 @@ def job_dispatch_pending() -> int:
     return sum(job_dispatch(pk) for pk in ids)
 
 
+def job_redispatch_stale(*, older_than: timedelta = STALE_AFTER) -> int:
+    """Send again every running job whose worker stopped reporting (killed, machine lost, the demo
+    stopped with Ctrl-C). Without this such a job waits for the broker's visibility timeout (hours
+    with Redis) or, with the server-less broker, forever. Each runner resumes where it stopped:
+    inference skips finished cases, training loads its last epoch checkpoint.
+    """
+    from inference.tasks import run_job
+
+    now = timezone.now()
+    cutoff = now - older_than
+    sent = 0
+    stale = Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff).order_by("heartbeat_at")[:200]
+    for job in stale:
+        if job.cancel_requested:
+            Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, heartbeat_at__lt=cutoff).update(
+                status=JobStatus.CANCELLED, finished_at=now, message="Cancelled; its worker had already stopped."
+            )
+            continue
+        task_id = str(uuid.uuid4())
+        # The claim moves the heartbeat to now, so a second sweep (another beat, another worker
+        # starting) leaves it alone, and job_execute recognises the new message by its task id.
+        claimed = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, heartbeat_at=job.heartbeat_at).update(
+            heartbeat_at=now, celery_task_id=task_id, message="Its worker stopped; sent again to resume."
+        )
+        if not claimed:
+            continue
+        try:
+            run_job.apply_async(args=[job.pk], queue=job_types()[job.type].queue, task_id=task_id, retry=False)
+        except Exception as exc:  # noqa: BLE001 - kombu raises many types when the broker is away
+            logger.warning("stale job %s not sent again, broker unavailable: %s", job.pk, exc)
+            Job.objects.filter(pk=job.pk, celery_task_id=task_id).update(heartbeat_at=job.heartbeat_at)
+            continue
+        logger.info("job %s: its worker stopped reporting at %s; sent again", job.pk, job.heartbeat_at)
+        sent += 1
+    return sent
+
+
 def job_cancel(*, job: Job, user: Any) -> Job:
     if job.project is not None:
         spec = job_types()[job.type]

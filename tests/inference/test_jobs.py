@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from inference.models import Job, JobStatus
-from inference.services.jobs import job_cancel, job_dispatch, job_execute
+from inference.services.jobs import job_cancel, job_dispatch, job_execute, job_redispatch_stale
 
 
 @pytest.fixture
@@ -47,6 +47,38 @@ def test_a_job_whose_worker_went_silent_can_be_taken_over(import_job):
         status=JobStatus.RUNNING, celery_task_id="first", heartbeat_at=timezone.now() - timedelta(hours=1)
     )
     assert job_execute(job_id=job.pk, task_id="other") == JobStatus.SUCCEEDED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_job_whose_worker_died_is_sent_again_and_finishes(import_job, celery_worker_process, wait):
+    job = import_job()
+    gone = timezone.now() - timedelta(hours=1)
+    Job.objects.filter(pk=job.pk).update(
+        status=JobStatus.RUNNING,
+        celery_task_id="lost-with-its-worker",
+        attempts=1,
+        heartbeat_at=gone,
+        dispatched_at=gone,
+        started_at=gone,
+    )
+    assert job_redispatch_stale() == 1
+    assert job_redispatch_stale() == 0  # claimed: another beat or a starting worker leaves it alone
+    finished = wait(lambda: Job.objects.get(pk=job.pk).status == JobStatus.SUCCEEDED, timeout=60)
+    assert finished, celery_worker_process.log_path.read_text()[-3000:]
+    assert Job.objects.get(pk=job.pk).attempts == 2
+
+
+def test_the_sweep_leaves_live_jobs_alone_and_ends_cancelled_ones(import_job):
+    live, cancelled = import_job(), import_job()
+    now = timezone.now()
+    Job.objects.filter(pk=live.pk).update(status=JobStatus.RUNNING, celery_task_id="live", heartbeat_at=now)
+    Job.objects.filter(pk=cancelled.pk).update(
+        status=JobStatus.RUNNING, celery_task_id="dead", heartbeat_at=now - timedelta(hours=1), cancel_requested=True
+    )
+    assert job_redispatch_stale() == 0
+    live.refresh_from_db()
+    assert live.status == JobStatus.RUNNING and live.celery_task_id == "live"
+    assert Job.objects.get(pk=cancelled.pk).status == JobStatus.CANCELLED
 
 
 def test_finished_jobs_ignore_duplicate_deliveries(import_job):
