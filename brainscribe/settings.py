@@ -255,7 +255,9 @@ SPECTACULAR_SETTINGS = {
 # --- Jobs (Celery) --------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_url(
     "CELERY_BROKER_URL",
-    "filesystem://",
+    # The host is ignored by the filesystem transport; naming one keeps kombu from warning that
+    # it "reverts to localhost" on every start.
+    "filesystem://localhost/",
     {"filesystem", "redis", "rediss", "amqp", "amqps", "pyamqp", "sqs", "memory"},
 )
 CELERY_BROKER_DIR = BASE_DIR / env_str("CELERY_BROKER_DIR", str(VAR_DIR / "broker"))
