@@ -25,18 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._django import boot, percentile, table
+from bench.stack import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--use-gl=angle",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 MODALITIES = ("T1", "T1CE", "T2", "FLAIR")
 RESOURCES_JS = """() => performance.getEntriesByType('resource').map((r) => ({
   url: new URL(r.name).pathname, transfer: r.transferSize, body: r.encodedBodySize, end: r.responseEnd}))"""
@@ -198,7 +188,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--case-dir", type=Path, help="a generated case folder to reuse (else one is generated)")
-    parser.add_argument("--chromium", default=os.environ.get("BRAINSCRIBE_CHROMIUM", "/usr/bin/chromium"))
+    parser.add_argument("--chromium", default=CHROMIUM)
     parser.add_argument("--screenshot", type=Path, help="also save a screenshot of the case page here")
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()

@@ -20,6 +20,22 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
+# Debian's Chromium, headless, drawing WebGL in software (SwiftShader): what NiiVue needs on a
+# machine without a GPU (see ../shared/notes). The browser tests and bench_browser.py share them.
+CHROMIUM = os.environ.get("BRAINSCRIBE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--use-gl=angle",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

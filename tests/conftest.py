@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import nibabel as nib
 import numpy as np
@@ -175,6 +176,23 @@ def worker_env(settings) -> dict[str, str]:
     return env
 
 
+def _spawn_worker(
+    env: dict[str, str], log: IO[str], *, queues: str = "default,inference,training", pool: str = "solo", name: str = ""
+) -> subprocess.Popen:
+    """``celery worker`` in a process of its own, as production runs it: one slot, the given queues
+    and pool (``prefork`` where a test kills the child that runs the task)."""
+    command = [sys.executable, "-m", "celery", "-A", "brainscribe", "worker", "-Q", queues, "-P", pool, "-c", "1"]
+    command += ["--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "info"]
+    if name:
+        command += ["-n", name]
+    return subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+@pytest.fixture
+def spawn_worker() -> Callable[..., subprocess.Popen]:
+    return _spawn_worker
+
+
 @pytest.fixture
 def celery_worker_process(transactional_db, worker_env, tmp_path) -> Iterator[subprocess.Popen]:
     """``celery worker`` as a separate process on every queue, consuming from the configured broker."""
@@ -183,33 +201,7 @@ def celery_worker_process(transactional_db, worker_env, tmp_path) -> Iterator[su
     if not settings.CELERY_BROKER_URL.startswith("filesystem"):
         app.control.purge()
     log = (tmp_path / "worker.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "brainscribe",
-            "worker",
-            "-Q",
-            "default,inference,training",
-            "-P",
-            "solo",
-            "-c",
-            "1",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "-l",
-            "info",
-            "-n",
-            f"test-{os.getpid()}@%h",
-        ],
-        cwd=REPO,
-        env=worker_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    proc = _spawn_worker(worker_env, log, name=f"test-{os.getpid()}@%h")
     proc.log_path = tmp_path / "worker.log"  # type: ignore[attr-defined]
     try:
         yield proc

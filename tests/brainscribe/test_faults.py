@@ -5,18 +5,14 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pytest
 
 from inference.models import Job, JobStatus
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -80,7 +76,7 @@ def web_broker(url: str):
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
 @pytest.mark.django_db(transaction=True)
 def test_a_job_started_while_redis_is_down_is_queued_and_runs_when_it_is_back(
-    members, client_for, project, worker_env, tmp_path, wait, monkeypatch, settings, fault_record
+    members, client_for, project, worker_env, tmp_path, wait, monkeypatch, settings, fault_record, spawn_worker
 ):
     redis = PrivateRedis()
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # Celery would prefer it over the app's URL
@@ -102,29 +98,7 @@ def test_a_job_started_while_redis_is_down_is_queued_and_runs_when_it_is_back(
         back = time.perf_counter()
         env = worker_env | {"CELERY_BROKER_URL": redis.url}
         log = (tmp_path / "worker.log").open("w")
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "brainscribe",
-                "worker",
-                "-Q",
-                "default",
-                "-P",
-                "solo",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-                "-l",
-                "info",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        worker = spawn_worker(env, log, queues="default")
         try:
             done = wait(lambda: Job.objects.get(pk=body["id"]).status == JobStatus.SUCCEEDED, timeout=90)
             assert done, (tmp_path / "worker.log").read_text()[-3000:]

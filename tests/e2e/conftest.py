@@ -17,22 +17,12 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from bench.stack import CHROMIUM, CHROMIUM_ARGS
+
 # Playwright's sync API runs an event loop in the main thread; the test body's ORM calls are
 # still plain synchronous code.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM = os.environ.get("BRAINSCRIBE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--use-gl=angle",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 SHAPE = (48, 56, 40)
 VIEWPORT = {"width": 1440, "height": 900}
 

@@ -3,17 +3,6 @@
 import json
 import re
 
-import pytest
-
-
-@pytest.fixture
-def browser_client(client):
-    def login(user):
-        client.force_login(user)
-        return client
-
-    return login
-
 
 def boot_data(response) -> dict:
     match = re.search(rb'<script id="case-boot" type="application/json">(.*?)</script>', response.content, re.S)

@@ -6,15 +6,6 @@ import pytest
 
 
 @pytest.fixture
-def browser_client(client):
-    def login(user):
-        client.force_login(user)
-        return client
-
-    return login
-
-
-@pytest.fixture
 def job(project, members):
     from inference.models import Job
 

@@ -11,15 +11,6 @@ MODULES = sorted((STATIC / "frontend").rglob("*.js"))
 IMPORT = re.compile(r"""^\s*import\s[^;]*?from\s+["'](\.{1,2}/[^"']+)["']""", re.M | re.S)
 
 
-@pytest.fixture
-def browser_client(client):
-    def login(user):
-        client.force_login(user)
-        return client
-
-    return login
-
-
 @pytest.mark.parametrize("module", MODULES, ids=lambda p: str(p.relative_to(STATIC)))
 def test_every_relative_import_resolves_to_a_static_file(module):
     relative = module.relative_to(STATIC)

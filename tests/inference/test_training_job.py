@@ -2,8 +2,6 @@
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,7 +15,6 @@ from inference.services.inference import infer_case
 from inference.services.jobs import job_create, job_execute
 from inference.services.training import splits_assign
 
-REPO = Path(__file__).resolve().parents[2]
 TINY = {"config": {"epochs": 2}, "max_steps_per_epoch": 2, "evaluate_embedding": False}
 
 
@@ -127,37 +124,13 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_training_resumes_and_registers_exactly_one_model(
-    project, labelled_case, phantom_case, tiny_champion, worker_env, tmp_path, wait, fault_record
+    project, labelled_case, phantom_case, tiny_champion, worker_env, tmp_path, wait, fault_record, spawn_worker
 ):
     from inference.ml.checkpoints import read_checkpoint
 
     _dataset(labelled_case, phantom_case, tiny_champion)
     log = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "brainscribe",
-            "worker",
-            "-Q",
-            "training",
-            "-P",
-            "prefork",
-            "-c",
-            "1",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "-l",
-            "info",
-        ],
-        cwd=REPO,
-        env=worker_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    worker = spawn_worker(worker_env, log, queues="training", pool="prefork")
     try:
         job = job_create(
             project=project, type="training", params={"config": {"epochs": 6}, "max_steps_per_epoch": 3}, user=None

@@ -3,8 +3,6 @@ written exactly once (one model version of each mask and one report per case).""
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +13,6 @@ from inference.models import Job, JobStatus
 from inference.services.jobs import job_create
 from inference.services.models import model_promote, model_register
 
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
@@ -25,38 +22,14 @@ def children(pid: int) -> list[int]:
 
 
 def test_killed_worker_child_redelivers_and_writes_once(
-    project, tiny_demo_model, phantom_case, worker_env, tmp_path, wait, fault_record
+    project, tiny_demo_model, phantom_case, worker_env, tmp_path, wait, fault_record, spawn_worker
 ):
     model = model_register(project=project, data=tiny_demo_model, name="tiny")
     model_promote(model=model, user=None, reason="test")
     Job.objects.all().delete()  # the promotion's own jobs are not what this test watches
     cases = [phantom_case(external_id=f"k{i}", lesion_x=(-1) ** i * 7.0) for i in range(6)]
     log = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "brainscribe",
-            "worker",
-            "-Q",
-            "inference",
-            "-P",
-            "prefork",
-            "-c",
-            "1",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "-l",
-            "info",
-        ],
-        cwd=REPO,
-        env=worker_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    worker = spawn_worker(worker_env, log, queues="inference", pool="prefork")
     try:
         job = job_create(project=project, type="inference", params={"cases": [c.pk for c in cases]}, user=None)
         started = wait(lambda: 0 < Job.objects.get(pk=job.pk).progress < 0.6, timeout=120, interval=0.05)
