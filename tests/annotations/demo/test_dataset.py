@@ -25,6 +25,17 @@ def test_plan_covers_every_kind_and_orientation_for_forty_cases():
     assert plan == plan_dataset(40, 7)
 
 
+def test_a_training_set_can_ask_for_the_real_head_more_often():
+    plan = plan_dataset(40, 7, head_every=5)
+    orientations = [o for _, _, o in plan]
+    assert [i for i, o in enumerate(orientations) if o == "head"] == [3, 8, 13, 18, 23, 28, 33, 38]
+    # The other cases keep each block's LAS / LPS / oblique share and their kinds.
+    assert {o: orientations.count(o) for o in ("LAS", "LPS", "oblique")} == {"LAS": 4, "LPS": 4, "oblique": 4}
+    assert [k for _, k, _ in plan] == [k for _, k, _ in plan_dataset(40, 7)]
+    with pytest.raises(ValueError, match="at least 2"):
+        plan_dataset(40, 7, head_every=1)
+
+
 def test_layout_and_json_files(demo_dataset):
     out = demo_dataset.out_dir
     assert "SYNTHETIC" in (out / "README.txt").read_text()
