@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--init-from", type=Path, help="start from this checkpoint's weights (fine-tuning)")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing last.pt and start over")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="processes that preprocess uncached cases before training (default 2)"
+    )
     parser.add_argument("--max-train-cases", type=int, help="use only the first N training cases")
     parser.add_argument("--train-splits", default="train", help="comma-separated splits to train on (e.g. train,test)")
     parser.add_argument("--max-val-cases", type=int, default=6, help="validate on at most N cases of the val split")
@@ -108,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         progress=on_progress,
         cache_dir=args.cache_dir,
         init_from=args.init_from,
+        prepare_workers=args.workers,
     )
     for bar in bars.values():
         bar.close()

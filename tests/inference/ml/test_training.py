@@ -49,6 +49,22 @@ def test_a_killed_run_resumes_from_its_last_epoch(tmp_path, tiny_dataset, tiny_s
     assert resumed.losses == pytest.approx(uninterrupted.losses, rel=1e-4)
 
 
+def test_preprocessing_in_worker_processes_trains_the_same_model(tmp_path, tiny_dataset, tiny_schema):
+    config = TINY_CONFIG.replace(epochs=2, patch_size=(16, 16, 16))
+    serial = train(config, tiny_dataset[:4], tmp_path / "serial", schema=tiny_schema, cache_dir=tmp_path / "c1")
+    parallel = train(
+        config,
+        tiny_dataset[:4],
+        tmp_path / "parallel",
+        schema=tiny_schema,
+        cache_dir=tmp_path / "c2",
+        prepare_workers=2,
+    )
+    assert parallel.losses == pytest.approx(serial.losses, rel=1e-5)
+    assert parallel.metadata.training_data_hash == serial.metadata.training_data_hash
+    assert len(list((tmp_path / "c2").glob("*.npz"))) == 4
+
+
 def test_resume_refuses_a_run_made_with_another_config(tmp_path, tiny_dataset, tiny_schema):
     config = TINY_CONFIG.replace(epochs=1, patch_size=(16, 16, 16))
     train(config, tiny_dataset[:2], tmp_path / "run", schema=tiny_schema)
