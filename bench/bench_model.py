@@ -26,6 +26,7 @@ import resource
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import nibabel as nib
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from inference.ml.metrics.text import report_metrics
-    from inference.ml.predict import load_model, predict_case
+    from inference.ml.predict import InferenceSettings, load_model, predict_case
     from inference.ml.report import generate_report
 
     if args.threads:
@@ -147,6 +148,12 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"model {meta.model_id} (schema {meta.schema_slug}, trained on {meta.training_cases} cases, "
         f"data {meta.training_data_hash[:12]}); held-out cases: seed {args.seed}, {data}"
+    )
+    settings = InferenceSettings.of(meta)
+    print(
+        f"inference settings (from the checkpoint's calibration): p(lesion) > {settings.lesion_threshold:g}, "
+        f"components ≥ {settings.min_lesion_volume_mm3:g} mm³, window overlap {settings.overlap:g}, "
+        f"left-right mirrored lesion pass {'on' if settings.mirror_lesion else 'off'}"
     )
 
     case_dirs = sorted(p for p in (data / "cases").iterdir() if p.is_dir())[: args.cases]
@@ -278,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps(
             {
                 "model": meta.to_dict(),
+                "inference_settings": asdict(settings),
                 "seed": args.seed,
                 "cases": rows,
                 "labels": label_rows,

@@ -4,7 +4,10 @@ Training samples patches around lesions half of the time (``lesion_oversample``)
 the network a lesion prior above the true one, and specks of false positives survive in healthy
 brains. The p(lesion) cut-off and the smallest kept component that maximise whole-lesion Dice on
 the validation cases with a lesion (never the benchmark's) — preferring, among near-equals, the
-setting that leaves lesion-free cases clean — are stored as ``postprocess`` in the checkpoint.
+setting that leaves lesion-free cases clean — are stored as ``postprocess`` in the checkpoint,
+together with the inference settings they were chosen under: the sliding-window overlap and
+left-right mirroring of the lesion head (both on by default, as nnU-Net runs its models: half-
+overlapping windows and mirrored passes average out the errors of any single view).
 
     python -m inference.ml.calibrate --model inference/weights/demo-model.pt --data var/demo-train
 """
@@ -25,7 +28,7 @@ import numpy as np
 from inference.ml.datasets import TrainingCase
 
 if TYPE_CHECKING:
-    from inference.ml.predict import SegmentationModel
+    from inference.ml.predict import InferenceSettings, SegmentationModel
 
 DEFAULT_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8)
 DEFAULT_MIN_VOLUMES = (20.0, 50.0, 100.0, 200.0)  # mm³
@@ -42,9 +45,10 @@ def lesion_dice_by_setting(
     cases: Sequence[TrainingCase],
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
     min_volumes_mm3: Sequence[float] = DEFAULT_MIN_VOLUMES,
+    settings: InferenceSettings | None = None,
 ) -> dict[tuple[float, float], SettingScore]:
     """Per (cut-off, smallest kept component): lesion Dice on the native grid, and how often a
-    lesion-free case keeps a false positive."""
+    lesion-free case keeps a false positive (windows and mirroring as ``settings`` say)."""
     import torch
 
     from inference.ml.metrics.segmentation import lesion_scores, mean_over_cases
@@ -62,7 +66,7 @@ def lesion_dice_by_setting(
         truth = np.asarray(nib.load(str(case.lesion)).dataobj) > 0
         volumes = {name: nib.load(str(path)) for name, path in case.volumes.items()}
         prepared = prepare_case(volumes, model.config)
-        _, lesion_prob, _ = predict_prepared(model, prepared)
+        _, lesion_prob, _ = predict_prepared(model, prepared, settings=settings)
         sampler = NativeSampler(prepared.model_grid, prepared.native_grid)
         voxel_mm3 = float(np.prod(prepared.native_grid.spacing))
         p_lesion = 1.0 - lesion_prob[0]
@@ -98,19 +102,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="dataset folder with a val split")
     parser.add_argument("--split", default="val")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--overlap", type=float, default=0.5, help="sliding-window overlap to run the model with")
+    parser.add_argument(
+        "--mirror",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="average the lesion head over the input and its left-right mirror image",
+    )
     args = parser.parse_args(argv)
 
     import torch
 
     from inference.ml.checkpoints import read_checkpoint, save_checkpoint
     from inference.ml.datasets import read_dataset
-    from inference.ml.predict import load_model
+    from inference.ml.predict import InferenceSettings, load_model
 
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_model(args.model, device="cpu")
     cases = read_dataset(args.data)[args.split]
-    table = lesion_dice_by_setting(model, cases)
+    if not 0.0 <= args.overlap < 1.0:
+        parser.error(f"--overlap must be in [0, 1), got {args.overlap}")
+    settings = InferenceSettings(overlap=args.overlap, mirror_lesion=args.mirror)
+    table = lesion_dice_by_setting(model, cases, settings=settings)
     for (threshold, min_volume), score in table.items():
         print(
             f"  p(lesion) > {threshold:.2f}, components ≥ {min_volume:g} mm³: lesion Dice {score.lesion_dice:.3f}, "
@@ -122,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     postprocess = {
         "lesion_threshold": float(best[0]),
         "min_lesion_volume_mm3": float(best[1]),
+        "overlap": float(args.overlap),
+        "mirror_lesion": float(args.mirror),
         "calibration_val_lesion_dice": float(table[best].lesion_dice),
     }
     metadata = replace(loaded.metadata, postprocess=postprocess)
@@ -134,10 +150,12 @@ def main(argv: list[str] | None = None) -> int:
             "split": args.split,
             "scores": {f"p>{t:g}, >={v:g}mm3": vars(score) for (t, v), score in table.items()},
             "chosen": {"lesion_threshold": best[0], "min_lesion_volume_mm3": best[1]},
+            "inference": {"overlap": args.overlap, "mirror_lesion": args.mirror},
         }
         summary.write_text(json.dumps(record, indent=1))
     print(
-        f"{args.model}: lesion_threshold {best[0]}, min_lesion_volume_mm3 {best[1]:g} "
+        f"{args.model}: lesion_threshold {best[0]}, min_lesion_volume_mm3 {best[1]:g}, overlap {args.overlap:g}, "
+        f"mirror {'on' if args.mirror else 'off'} "
         f"(lesion Dice {table[best].lesion_dice:.3f} on {args.split})"
     )
     return 0

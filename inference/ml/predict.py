@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import nibabel as nib
@@ -60,8 +60,13 @@ def sliding_window_logits(
     network: torch.nn.Module,
     inputs: torch.Tensor,
     config: SegmentationConfig,
+    *,
+    overlap: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, C, X, Y, Z) input → structure and lesion logits over the whole grid."""
+    """(B, C, X, Y, Z) input → structure and lesion logits over the whole grid.
+
+    ``overlap`` overrides the config's window overlap (inference settings stored at calibration).
+    """
     from monai.inferers import sliding_window_inference
 
     def predictor(patch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,11 +79,44 @@ def sliding_window_logits(
         roi_size=config.patch_size,
         sw_batch_size=1,
         predictor=predictor,
-        overlap=config.overlap,
+        overlap=config.overlap if overlap is None else overlap,
         mode="gaussian",
     )
     structure, lesion = outputs  # type: ignore[misc]
     return structure, lesion
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """How a checkpoint is run: chosen on validation cases after training (``calibrate``) and
+    stored in its ``postprocess`` metadata, so they change no weight and no model id."""
+
+    lesion_threshold: float = 0.5  # p(any lesion) cut-off
+    min_lesion_volume_mm3: float = 20.0  # smaller lesion components are dropped
+    overlap: float = 0.25  # sliding-window overlap
+    # Average the lesion head over the input and its left-right mirror image. Lesions have no
+    # side, so the mirrored pass is a second opinion on every voxel; the structure head is
+    # lateralised (left and right labels) and keeps the unmirrored pass.
+    mirror_lesion: bool = False
+
+    @classmethod
+    def of(cls, metadata: CheckpointMetadata) -> InferenceSettings:
+        stored = metadata.postprocess
+        config = metadata.config
+        return cls(
+            lesion_threshold=float(stored.get("lesion_threshold", 0.5)),
+            min_lesion_volume_mm3=float(stored.get("min_lesion_volume_mm3", config.min_lesion_volume_mm3)),
+            overlap=float(stored.get("overlap", config.overlap)),
+            mirror_lesion=bool(stored.get("mirror_lesion", 0.0)),
+        )
+
+
+def _mirrored(inputs: torch.Tensor, n_image_channels: int) -> torch.Tensor:
+    """The input with its image channels flipped left-right (axis 0 of the RAS model grid); the
+    coordinate channels stay as they are, so the network sees a mirrored brain where a brain is."""
+    flipped = inputs.clone()
+    flipped[:, :n_image_channels] = torch.flip(inputs[:, :n_image_channels], dims=[2])
+    return flipped
 
 
 @dataclass(frozen=True)
@@ -129,11 +167,15 @@ def predict_prepared(
     case: PreparedCase,
     *,
     mc_samples: int = 0,
+    settings: InferenceSettings | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, float | None]:
-    """Softmax probabilities of both heads on the model grid (averaged over MC-dropout samples)."""
+    """Softmax probabilities of both heads on the model grid (averaged over MC-dropout samples,
+    and for the lesion head over the left-right mirror when the settings say so)."""
     config = model.config
+    settings = settings or InferenceSettings.of(model.metadata)
     array = network_input(case.intensities, case.available, case.model_grid, case.center_mm, config)
     inputs = torch.from_numpy(array)[None].to(model.device)
+    mirrored = _mirrored(inputs, 2 * len(config.modalities)) if settings.mirror_lesion else None
     passes = max(1, mc_samples)
     structure_sum: torch.Tensor | None = None
     lesion_sum: torch.Tensor | None = None
@@ -145,9 +187,13 @@ def predict_prepared(
     try:
         with torch.inference_mode():
             for _ in range(passes):
-                s_logits, l_logits = sliding_window_logits(model.network, inputs, config)
+                s_logits, l_logits = sliding_window_logits(model.network, inputs, config, overlap=settings.overlap)
                 s_prob = torch.softmax(s_logits[0].float(), 0).cpu()
                 l_prob = torch.softmax(l_logits[0].float(), 0).cpu()
+                if mirrored is not None:
+                    _, m_logits = sliding_window_logits(model.network, mirrored, config, overlap=settings.overlap)
+                    m_prob = torch.flip(torch.softmax(m_logits[0].float(), 0), dims=[1]).cpu()
+                    l_prob = (l_prob + m_prob) / 2.0
                 structure_sum = s_prob if structure_sum is None else structure_sum + s_prob
                 lesion_sum = l_prob if lesion_sum is None else lesion_sum + l_prob
                 if mc_samples > 0:
@@ -196,7 +242,12 @@ def predict_case(
     timings["preprocess"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    structure_prob, lesion_prob, mutual_information = predict_prepared(model, case, mc_samples=mc_samples)
+    settings = InferenceSettings.of(meta)
+    if lesion_threshold is not None:
+        settings = replace(settings, lesion_threshold=lesion_threshold)
+    structure_prob, lesion_prob, mutual_information = predict_prepared(
+        model, case, mc_samples=mc_samples, settings=settings
+    )
     timings["network"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -204,7 +255,7 @@ def predict_case(
     sampler = NativeSampler(case.model_grid, native)
     structure_channels = sampler.labels(structure_prob)
     p_background = lesion_prob[0]
-    threshold = lesion_threshold if lesion_threshold is not None else meta.postprocess.get("lesion_threshold", 0.5)
+    threshold = settings.lesion_threshold
     # Lesion or not is decided on p(any lesion), not the arg-max over types: oedema, core and rim
     # share the probability mass at a tumour's edge and would each lose to background.
     binary = torch.stack([torch.full_like(p_background, threshold), 1.0 - p_background])
@@ -221,8 +272,7 @@ def predict_case(
     structure = structure_lut[structure_channels]
     lesion = np.where(lesion_any, lesion_lut[lesion_type_channels], 0)
     voxel_mm3 = float(np.prod(native.spacing))
-    min_volume = meta.postprocess.get("min_lesion_volume_mm3", config.min_lesion_volume_mm3)
-    lesion = remove_small_lesions(lesion, voxel_volume_mm3=voxel_mm3, min_volume_mm3=min_volume)
+    lesion = remove_small_lesions(lesion, voxel_volume_mm3=voxel_mm3, min_volume_mm3=settings.min_lesion_volume_mm3)
     if config.keep_largest_structure_component:
         structure = keep_largest_structure_components(structure)
     ref_img = volumes[case.reference_modality]

@@ -88,3 +88,50 @@ def test_calibration_scores_every_setting_and_is_stored(tiny_model_path, tiny_da
     assert main(["--model", str(copy), "--data", str(root)]) == 0
     post = read_checkpoint(copy).metadata.postprocess
     assert {"lesion_threshold", "min_lesion_volume_mm3"} <= set(post)
+    # The cut-off was chosen under these inference settings, so they travel with it.
+    assert post["overlap"] == 0.5 and post["mirror_lesion"] == 1.0
+    assert main(["--model", str(copy), "--data", str(root), "--no-mirror", "--overlap", "0.25"]) == 0
+    post = read_checkpoint(copy).metadata.postprocess
+    assert post["overlap"] == 0.25 and post["mirror_lesion"] == 0.0
+
+
+def test_inference_settings_come_from_the_checkpoint_with_defaults_for_older_ones(tiny_model):
+    from dataclasses import replace
+
+    from inference.ml.predict import InferenceSettings
+
+    meta = tiny_model.metadata
+    old = InferenceSettings.of(replace(meta, postprocess={}))
+    assert old == InferenceSettings(
+        lesion_threshold=0.5,
+        min_lesion_volume_mm3=meta.config.min_lesion_volume_mm3,
+        overlap=meta.config.overlap,
+        mirror_lesion=False,
+    )
+    stored = {"lesion_threshold": 0.6, "min_lesion_volume_mm3": 50.0, "overlap": 0.5, "mirror_lesion": 1.0}
+    assert InferenceSettings.of(replace(meta, postprocess=stored)) == InferenceSettings(0.6, 50.0, 0.5, True)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_the_mirrored_pass_is_flipped_back_onto_the_lesion(side, tiny_model):
+    """The mirrored pass sees the lesion on the other side; flipped back wrongly, the average
+    would halve p(lesion) on the lesion and put half of it on the healthy side."""
+    from dataclasses import replace
+
+    from inference.ml.predict import InferenceSettings, predict_prepared
+    from inference.ml.preprocess import prepare_case
+
+    case = make_case(45, lesion_side=side)
+    mirrored_model = replace(tiny_model, metadata=replace(tiny_model.metadata, postprocess={"mirror_lesion": 1.0}))
+    prediction = predict_case(mirrored_model, case.volumes)
+    scores = _scores(prediction, case.structure, case.lesion)
+    assert scores["lesion"] > 0.7, scores
+
+    prepared = prepare_case(case.volumes, tiny_model.config)
+    _, plain, _ = predict_prepared(tiny_model, prepared, settings=InferenceSettings(mirror_lesion=False))
+    _, both, _ = predict_prepared(tiny_model, prepared, settings=InferenceSettings(mirror_lesion=True))
+    assert not np.allclose(plain.numpy(), both.numpy()), "the mirrored pass changed nothing"
+    # Averaging two views keeps the lesion where the single view put it.
+    lesion_plain = (1 - plain[0]).numpy() > 0.5
+    lesion_both = (1 - both[0]).numpy() > 0.5
+    assert dice(lesion_both, lesion_plain) > 0.8
