@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         help="average the lesion head over the input and its left-right mirror image",
     )
     args = parser.parse_args(argv)
+    if not 0.0 <= args.overlap < 1.0:
+        parser.error(f"--overlap must be at least 0 and below 1, got {args.overlap}")
 
     import torch
 
@@ -121,8 +123,6 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     model = load_model(args.model, device="cpu")
     cases = read_dataset(args.data)[args.split]
-    if not 0.0 <= args.overlap < 1.0:
-        parser.error(f"--overlap must be in [0, 1), got {args.overlap}")
     settings = InferenceSettings(overlap=args.overlap, mirror_lesion=args.mirror)
     table = lesion_dice_by_setting(model, cases, settings=settings)
     for (threshold, min_volume), score in table.items():

@@ -95,6 +95,15 @@ def test_calibration_scores_every_setting_and_is_stored(tiny_model_path, tiny_da
     assert post["overlap"] == 0.25 and post["mirror_lesion"] == 0.0
 
 
+def test_calibration_refuses_an_overlap_outside_0_to_1_before_reading_anything(tmp_path, capsys):
+    from inference.ml.calibrate import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--model", str(tmp_path / "missing.pt"), "--data", str(tmp_path), "--overlap", "1.5"])
+    assert exit_info.value.code == 2
+    assert "--overlap must be at least 0 and below 1, got 1.5" in capsys.readouterr().err
+
+
 def test_inference_settings_come_from_the_checkpoint_with_defaults_for_older_ones(tiny_model):
     from dataclasses import replace
 
