@@ -92,8 +92,8 @@ class InferenceSettings:
     stored in its ``postprocess`` metadata, so they change no weight and no model id."""
 
     lesion_threshold: float = 0.5  # p(any lesion) cut-off
-    min_lesion_volume_mm3: float = 20.0  # smaller lesion components are dropped
-    overlap: float = 0.25  # sliding-window overlap
+    min_lesion_volume_mm3: float = SegmentationConfig.min_lesion_volume_mm3  # smaller components are dropped
+    overlap: float = SegmentationConfig.overlap  # sliding-window overlap
     # Average the lesion head over the input and its left-right mirror image. Lesions have no
     # side, so the mirrored pass is a second opinion on every voxel; the structure head is
     # lateralised (left and right labels) and keeps the unmirrored pass.
@@ -104,7 +104,7 @@ class InferenceSettings:
         stored = metadata.postprocess
         config = metadata.config
         return cls(
-            lesion_threshold=float(stored.get("lesion_threshold", 0.5)),
+            lesion_threshold=float(stored.get("lesion_threshold", cls.lesion_threshold)),
             min_lesion_volume_mm3=float(stored.get("min_lesion_volume_mm3", config.min_lesion_volume_mm3)),
             overlap=float(stored.get("overlap", config.overlap)),
             mirror_lesion=bool(stored.get("mirror_lesion", 0.0)),
