@@ -92,7 +92,7 @@ class CheckpointMetadata:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CheckpointMetadata:
         return cls(
-            config=SegmentationConfig.from_dict(data["config"]),
+            config=SegmentationConfig.from_stored(data["config"]),
             schema_slug=data["schema_slug"],
             schema_digest=data["schema_digest"],
             structure_label_ids=tuple(int(v) for v in data["structure_label_ids"]),

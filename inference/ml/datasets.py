@@ -86,6 +86,7 @@ def preprocessing_key(config: SegmentationConfig, schema: LabelSchema, lesion_id
         "modalities": list(config.modalities),
         "spacing": list(config.spacing_mm),
         "margin": config.grid_margin_mm,
+        "normalisation": config.normalisation,
         "divisor": config.size_divisor,
         "schema": schema.digest,
         "lesions": list(lesion_ids),

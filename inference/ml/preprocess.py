@@ -142,17 +142,31 @@ def resample_to_grid(image: nib.Nifti1Image, grid: Grid, *, order: int, data: np
     )
 
 
-def normalise(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Z-score inside the brain with robust bounds (scanner units differ by orders of magnitude)."""
+def normalise(values: np.ndarray, mask: np.ndarray, method: str = "zscore") -> np.ndarray:
+    """Z-score inside the brain (scanner units differ by orders of magnitude).
+
+    The mean and SD come from the brain's values clipped to their 0.5-99.5th percentiles, so a
+    bright vessel or fat does not set the scale. ``"zscore"`` keeps every value up to ±8 SD: a
+    lacune on DWI stands 3-5 SD above the brain, brighter than any normal tissue. ``"clipped"``
+    (the first models) clipped the values themselves to that range, which left a small lesion as
+    bright as the brightest 0.5 % of normal tissue; models trained so still run with it.
+    """
     inside = values[mask]
     if inside.size < 10:
         return np.zeros_like(values, dtype=np.float32)
     lo, hi = np.percentile(inside, (0.5, 99.5))
     clipped = np.clip(inside, lo, hi)
     mean, std = float(clipped.mean()), float(clipped.std())
-    out = (np.clip(values, lo, hi) - mean) / max(std, 1e-6)
+    if method == "clipped":
+        out = (np.clip(values, lo, hi) - mean) / max(std, 1e-6)
+        bound = 5.0
+    elif method == "zscore":
+        out = (values - mean) / max(std, 1e-6)
+        bound = 8.0
+    else:
+        raise ValueError(f"unknown normalisation {method!r}")
     out[~mask] = 0.0
-    return np.clip(out, -5.0, 5.0).astype(np.float32)
+    return np.clip(out, -bound, bound).astype(np.float32)
 
 
 def prepare_case(
@@ -199,7 +213,7 @@ def prepare_case(
     available = []
     for channel, name in enumerate(config.modalities):
         if name in resampled:
-            intensities[channel] = normalise(resampled[name], brain)
+            intensities[channel] = normalise(resampled[name], brain, config.normalisation)
             available.append(True)
         else:
             available.append(False)

@@ -324,7 +324,8 @@ def train(
         parent = read_checkpoint(init_from, expected_schema=schema)
         if not parent.metadata.config.same_architecture(config):
             raise TrainingStateMismatch(
-                f"{Path(init_from).name} has another architecture or input modalities; it cannot start this run"
+                f"{Path(init_from).name} has another architecture, input modalities or intensity normalisation; "
+                "it cannot start this run"
             )
         network.load_state_dict(parent.model_state)
         parent_model_id = parent.metadata.model_id

@@ -135,7 +135,7 @@ def _config(champion: ModelVersion | None, overrides: dict[str, Any]) -> Any:
     from inference.ml.config import SegmentationConfig
 
     if champion is not None and champion.config.get("config"):
-        base = SegmentationConfig.from_dict(champion.config["config"])
+        base = SegmentationConfig.from_stored(champion.config["config"])
     else:
         base = SegmentationConfig.from_dict(json.loads(DEFAULT_CONFIG.read_text()))
     fixed = {k: (tuple(v) if isinstance(v, list) else v) for k, v in overrides.items()}

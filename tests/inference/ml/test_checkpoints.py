@@ -1,3 +1,6 @@
+import hashlib
+import json
+
 import pytest
 import torch
 
@@ -9,6 +12,7 @@ from inference.ml.checkpoints import (
     read_checkpoint,
     save_checkpoint,
 )
+from inference.ml.config import SegmentationConfig
 from inference.ml.networks import build_network
 from inference.ml.predict import load_model
 from inference.ml.schema import schema_from_rows
@@ -84,3 +88,20 @@ def test_other_files_are_refused_with_a_sentence(tmp_path):
         read_checkpoint(path)
     with pytest.raises(CheckpointError, match="no checkpoint"):
         read_checkpoint(tmp_path / "missing.pt")
+
+
+def test_a_checkpoint_from_before_the_normalisation_setting_keeps_its_behaviour_and_id(tmp_path, tiny_schema):
+    path = _save(tmp_path / "model.pt", tiny_schema)
+    stored = read_checkpoint(path).metadata.to_dict()
+    del stored["config"]["normalisation"]  # as every checkpoint made before the setting existed
+    old_text = json.dumps(stored["config"], sort_keys=True, separators=(",", ":"))
+    old_digest = hashlib.sha256(old_text.encode()).hexdigest()
+
+    metadata = CheckpointMetadata.from_dict(stored)
+    assert metadata.config.normalisation == "clipped"
+    assert metadata.config.digest == old_digest  # so its model id is the one it always had
+    # A config file is read against today's defaults; the two normalisations are different models.
+    assert SegmentationConfig.from_dict(stored["config"]).normalisation == "zscore"
+    assert metadata.config.digest != metadata.config.replace(normalisation="zscore").digest
+    with pytest.raises(ValueError, match="normalisation"):
+        SegmentationConfig(normalisation="minmax")

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from inference.ml.preprocess import PreprocessError, labels_on_model_grid, prepare_case
+from inference.ml.preprocess import PreprocessError, labels_on_model_grid, normalise, prepare_case
 from inference.ml.resample import labels_on_native_grid
 
 from .conftest import TINY_CONFIG, dice, make_case, to_las
@@ -90,3 +90,26 @@ def test_boundary_only_interpolation_equals_full_interpolation(oblique):
         .numpy()
     )
     assert (fast.reshape(-1)[inside] == full[inside]).mean() > 0.995
+
+
+def test_a_small_bright_lesion_keeps_its_contrast():
+    rng = np.random.default_rng(0)
+    values = rng.normal(100.0, 10.0, (30, 30, 30)).astype(np.float32)
+    brain = np.ones(values.shape, dtype=bool)
+    brain[:2] = False
+    lesion = np.zeros_like(brain)
+    lesion[10:13, 10:13, 10:12] = True  # 18 voxels, 0.07 % of the brain: a lacune
+    values[lesion] = 150.0  # 5 SD above the brain, as an infarct on DWI
+    values[20, 20, 20] = 10_000.0  # one wild voxel
+
+    z = normalise(values, brain, "zscore")
+    normal = z[brain & ~lesion]
+    assert z[lesion].mean() == pytest.approx(5.0, abs=0.4)
+    assert z[lesion].min() > np.percentile(normal, 99.9) + 1.5
+    assert z.max() == 8.0 and (z[~brain] == 0).all()
+
+    # The first models' normalisation flattens the lesion to the brightest normal tissue.
+    legacy = normalise(values, brain, "clipped")
+    assert legacy[lesion].max() <= np.percentile(legacy[brain & ~lesion], 99.9) + 1e-6
+    with pytest.raises(ValueError, match="normalisation"):
+        normalise(values, brain, "minmax")

@@ -86,6 +86,10 @@ def test_fine_tuning_starts_from_a_parent_and_records_it(tmp_path, tiny_dataset,
     wider = config.replace(channels=(8, 16, 64))
     with pytest.raises(TrainingStateMismatch, match="architecture"):
         train(wider, tiny_dataset[:2], tmp_path / "wider", schema=tiny_schema, init_from=parent.best_checkpoint)
+    # Weights learnt on one intensity normalisation read the other's inputs wrongly.
+    legacy = config.replace(normalisation="clipped")
+    with pytest.raises(TrainingStateMismatch, match="normalisation"):
+        train(legacy, tiny_dataset[:2], tmp_path / "legacy", schema=tiny_schema, init_from=parent.best_checkpoint)
 
 
 def test_pseudo_labelled_cases_are_drawn_in_proportion_to_their_confidence():
