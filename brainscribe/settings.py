@@ -298,6 +298,12 @@ BRAINSCRIBE_DEVICE = env_str("BRAINSCRIBE_DEVICE", "auto")  # auto | cpu | cuda
 BRAINSCRIBE_RATESCORE_PATH = env_str("BRAINSCRIBE_RATESCORE_PATH", "")
 # Scratch space for running jobs (training data copies, per-epoch checkpoints); local to a worker.
 BRAINSCRIBE_JOB_DIR = env_str("BRAINSCRIBE_JOB_DIR", str(VAR_DIR / "jobs"))
+# Seconds a running job's worker may stay silent before another worker may take the job over.
+BRAINSCRIBE_JOB_STALE_AFTER = env_int("BRAINSCRIBE_JOB_STALE_AFTER", 15 * 60)
+if BRAINSCRIBE_JOB_STALE_AFTER < 60:
+    # A live worker reports once per case (seconds each on a CPU); below a minute it would be
+    # taken for dead and its job run twice.
+    raise ImproperlyConfigured(f"BRAINSCRIBE_JOB_STALE_AFTER={BRAINSCRIBE_JOB_STALE_AFTER} must be at least 60 seconds.")
 
 LOGGING = {
     "version": 1,

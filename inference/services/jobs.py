@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
@@ -31,8 +32,14 @@ from inference.models import ACTIVE_JOB_STATUSES, Job, JobStatus
 logger = logging.getLogger(__name__)
 
 LOG_TAIL_CHARS = 20_000
-# A running job whose worker has not reported for this long is presumed dead and may be taken over.
-STALE_AFTER = timedelta(minutes=15)
+
+
+def stale_after() -> timedelta:
+    """How long a running job's worker may stay silent before the job is presumed orphaned and may
+    be taken over (BRAINSCRIBE_JOB_STALE_AFTER). Runners report at least once per case or training
+    step, so a site with a slow worker raises it; a site that wants a dead worker's job back sooner
+    lowers it."""
+    return timedelta(seconds=settings.BRAINSCRIBE_JOB_STALE_AFTER)
 
 
 class JobCancelled(Exception):
@@ -179,7 +186,7 @@ def job_dispatch_pending() -> int:
     return sum(job_dispatch(pk) for pk in ids)
 
 
-def job_redispatch_stale(*, older_than: timedelta = STALE_AFTER) -> int:
+def job_redispatch_stale(*, older_than: timedelta | None = None) -> int:
     """Send again every running job whose worker stopped reporting (killed, machine lost, the demo
     stopped with Ctrl-C). Without this such a job waits for the broker's visibility timeout (hours
     with Redis) or, with the server-less broker, forever. Each runner resumes where it stopped:
@@ -188,7 +195,7 @@ def job_redispatch_stale(*, older_than: timedelta = STALE_AFTER) -> int:
     from inference.tasks import run_job
 
     now = timezone.now()
-    cutoff = now - older_than
+    cutoff = now - (older_than if older_than is not None else stale_after())
     sent = 0
     stale = Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff).order_by("heartbeat_at")[:200]
     for job in stale:
@@ -236,7 +243,7 @@ def job_execute(*, job_id: int, worker: str = "", task_id: str = "") -> str:
     now = timezone.now()
     # Claimable: a queued job, the redelivery of the very message that started it (its worker died),
     # or a running job whose heartbeat stopped long ago. A second copy of a live job is not.
-    claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+    claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=now - stale_after())
     if task_id:
         claimable |= Q(status=JobStatus.RUNNING, celery_task_id=task_id)
     claimed = Job.objects.filter(claimable, pk=job_id, cancel_requested=False).update(

@@ -81,6 +81,17 @@ def test_the_sweep_leaves_live_jobs_alone_and_ends_cancelled_ones(import_job):
     assert Job.objects.get(pk=cancelled.pk).status == JobStatus.CANCELLED
 
 
+def test_how_long_a_worker_may_stay_silent_is_a_setting(import_job, settings):
+    job = import_job()
+    silent = timezone.now() - timedelta(minutes=40)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, celery_task_id="slow", heartbeat_at=silent)
+    settings.BRAINSCRIBE_JOB_STALE_AFTER = 3600  # a site whose workers report rarely
+    assert job_redispatch_stale() == 0
+    assert job_execute(job_id=job.pk, task_id="other") == JobStatus.RUNNING  # not taken over
+    settings.BRAINSCRIBE_JOB_STALE_AFTER = 1800
+    assert job_execute(job_id=job.pk, task_id="other") == JobStatus.SUCCEEDED
+
+
 def test_finished_jobs_ignore_duplicate_deliveries(import_job):
     job = import_job()
     assert job_execute(job_id=job.pk) == JobStatus.SUCCEEDED
