@@ -303,7 +303,9 @@ BRAINSCRIBE_JOB_STALE_AFTER = env_int("BRAINSCRIBE_JOB_STALE_AFTER", 15 * 60)
 if BRAINSCRIBE_JOB_STALE_AFTER < 60:
     # A live worker reports once per case (seconds each on a CPU); below a minute it would be
     # taken for dead and its job run twice.
-    raise ImproperlyConfigured(f"BRAINSCRIBE_JOB_STALE_AFTER={BRAINSCRIBE_JOB_STALE_AFTER} must be at least 60 seconds.")
+    raise ImproperlyConfigured(
+        f"BRAINSCRIBE_JOB_STALE_AFTER={BRAINSCRIBE_JOB_STALE_AFTER} must be at least 60 seconds."
+    )
 
 LOGGING = {
     "version": 1,
