@@ -8,7 +8,8 @@ stored score, and the worklist's priority column shows the strategy last chosen 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,36 +30,33 @@ Progress = Callable[[float, str], None]
 class ScoringContext:
     project: Project
     model_version: ModelVersion | None
-    cases: list[Case]
-    progress: Progress
+    cases: list[Case]  # the cases still to score
 
 
-ScoreResult = dict[int, tuple[float, dict[str, Any]]]
+# A scorer yields (case pk, score, details) one case at a time, so that each score is stored as soon
+# as it exists and a scoring job sent again after its worker died resumes after the last stored case.
+ScoreResult = Iterator[tuple[int, float, dict[str, Any]]]
 Scorer = Callable[[ScoringContext], ScoreResult]
 
 
 def score_random(ctx: ScoringContext) -> ScoreResult:
     """The control arm: a uniform score that is the same every time for a case and model version."""
     salt = f"{ctx.project.pk}:{ctx.model_version.pk if ctx.model_version else 0}"
-    out: ScoreResult = {}
     for case in ctx.cases:
         digest = hashlib.sha256(f"{salt}:{case.pk}".encode()).digest()
-        out[case.pk] = (int.from_bytes(digest[:8], "big") / 2**64, {})
-    return out
+        yield case.pk, int.from_bytes(digest[:8], "big") / 2**64, {}
 
 
 def score_inconsistency(ctx: ScoringContext) -> ScoreResult:
     """Cases whose model report contradicts its own masks: warnings per sentence of the latest model draft."""
-    out: ScoreResult = {}
     for case in ctx.cases:
         report = ReportVersion.objects.filter(case=case, source=VersionSource.MODEL).order_by("-version").first()
         if report is None:
-            out[case.pk] = (0.0, {"reason": "no model report"})
+            yield case.pk, 0.0, {"reason": "no model report"}
             continue
         sentences = list(report.sentences.values_list("warnings", flat=True))
         warnings = sum(len(w or []) for w in sentences)
-        out[case.pk] = (warnings / max(len(sentences), 1), {"warnings": warnings, "sentences": len(sentences)})
-    return out
+        yield case.pk, warnings / max(len(sentences), 1), {"warnings": warnings, "sentences": len(sentences)}
 
 
 def _model_and_final(case: Case, kind: str) -> tuple[MaskVersion | None, MaskVersion | None]:
@@ -88,12 +86,11 @@ def correction_weights(project: Project, limit: int = 200) -> dict[int, float]:
 def score_corrected_regions(ctx: ScoringContext) -> ScoreResult:
     """Cases whose proposed lesions lie in the regions clinicians have had to correct most."""
     weights = correction_weights(ctx.project)
-    out: ScoreResult = {}
-    for n, case in enumerate(ctx.cases, start=1):
+    for case in ctx.cases:
         lesion = MaskVersion.objects.filter(case=case, kind="lesion").order_by("-version").first()
         structure = MaskVersion.objects.filter(case=case, kind="structure").order_by("-version").first()
         if not weights or lesion is None or structure is None:
-            out[case.pk] = (0.0, {"reason": "no corrections to learn from yet" if not weights else "no masks"})
+            yield case.pk, 0.0, {"reason": "no corrections to learn from yet" if not weights else "no masks"}
             continue
         regions = mask_labels(structure)[mask_labels(lesion) > 0]
         labels, counts = np.unique(regions[regions > 0], return_counts=True)
@@ -104,9 +101,7 @@ def score_corrected_regions(ctx: ScoringContext) -> ScoreResult:
             if total
             else 0.0
         )
-        out[case.pk] = (score, {"regions": per_region})
-        ctx.progress(n / len(ctx.cases), f"scored {case.external_id}")
-    return out
+        yield case.pk, score, {"regions": per_region}
 
 
 MC_SAMPLES = 6
@@ -128,10 +123,16 @@ def score_entropy(ctx: ScoringContext) -> ScoreResult:
     model = model_cache.get(ctx.model_version)
     from inference.ml.predict import predict_case
 
-    out: ScoreResult = {}
-    for n, case in enumerate(ctx.cases, start=1):
+    for case in ctx.cases:
+        # No mirrored pass: the dropout samples already average several views of the lesion head,
+        # and the mirror would double the cost of every one of them.
         prediction = predict_case(
-            model, load_volumes(case), reference=case.reference_modality, mc_samples=MC_SAMPLES, keep_probability=True
+            model,
+            load_volumes(case),
+            reference=case.reference_modality,
+            mc_samples=MC_SAMPLES,
+            keep_probability=True,
+            mirror_lesion=False,
         )
         u = prediction.uncertainty
         score = u.mutual_information if u.mutual_information is not None else u.mean_entropy_brain
@@ -142,7 +143,8 @@ def score_entropy(ctx: ScoringContext) -> ScoreResult:
             labels = labels_on_model_grid(prediction.structure, prediction.model_grid)
             for label in np.unique(labels[labels > 0]):
                 regions[str(int(label))] = round(float(entropy[labels == label].mean()), 5)
-        out[case.pk] = (
+        yield (
+            case.pk,
             float(score),
             {
                 "mutual_information": u.mutual_information,
@@ -152,8 +154,6 @@ def score_entropy(ctx: ScoringContext) -> ScoreResult:
                 "samples": u.samples,
             },
         )
-        ctx.progress(n / len(ctx.cases), f"scored {case.external_id}")
-    return out
 
 
 STRATEGIES: dict[str, Scorer] = {
@@ -178,6 +178,11 @@ def scoring_candidates(project: Project) -> QuerySet[Case]:
     return Case.objects.filter(project=project, deleted_at__isnull=True, status__in=OPEN_STATUSES)
 
 
+# Scores are written in batches at least this often: one transaction per cheap score would dominate
+# a random or inconsistency run, and an MC-dropout score (half a minute) is stored on its own anyway.
+STORE_EVERY_SECONDS = 5.0
+
+
 def scores_compute(
     *,
     project: Project,
@@ -187,36 +192,56 @@ def scores_compute(
     progress: Progress | None = None,
     job: Any = None,
 ) -> int:
-    """Score every open case; store one CaseScore per case, and (optionally) show it as the priority."""
+    """Score every open case; store one CaseScore per case, and (optionally) show it as the priority.
+
+    Scores are stored as they come (a case's new score replaces its old one for the same strategy
+    and model), at least every few seconds. Run again for the same ``job`` (a worker died and the
+    job was sent again), the cases that job already scored are not scored twice: MC-dropout
+    scoring costs half a minute a case on a CPU.
+    """
     if strategy not in STRATEGIES:
         raise InvalidInput(f"Unknown strategy {strategy!r}; use one of {', '.join(sorted(STRATEGIES))}.")
     model_version = model_version or champion(project)
+    report = progress or (lambda fraction, message: None)
     cases = list(scoring_candidates(project).order_by("pk"))
-    ctx = ScoringContext(
-        project=project, model_version=model_version, cases=cases, progress=progress or (lambda fraction, message: None)
-    )
-    results = STRATEGIES[strategy](ctx)
-    with transaction.atomic():
-        CaseScore.objects.filter(
-            case__in=[c.pk for c in cases], strategy=strategy, model_version=model_version
-        ).delete()
-        CaseScore.objects.bulk_create(
-            [
-                CaseScore(
-                    case_id=case_id,
-                    model_version=model_version,
-                    strategy=strategy,
-                    score=score,
-                    details=details,
-                    job=job,
-                )
-                for case_id, (score, details) in results.items()
-            ]
+    by_pk = {case.pk: case for case in cases}
+    scores: dict[int, float] = {}
+    if job is not None:
+        scores = dict(
+            CaseScore.objects.filter(
+                job=job, strategy=strategy, model_version=model_version, case__in=list(by_pk)
+            ).values_list("case_id", "score")
         )
-        if set_priority:
-            for case_id, (score, _) in results.items():
+    ctx = ScoringContext(project=project, model_version=model_version, cases=[c for c in cases if c.pk not in scores])
+    pending: list[CaseScore] = []
+    flushed_at = time.monotonic()
+
+    def flush() -> None:
+        with transaction.atomic():
+            CaseScore.objects.filter(
+                case__in=[row.case_id for row in pending], strategy=strategy, model_version=model_version
+            ).delete()
+            CaseScore.objects.bulk_create(pending)
+        pending.clear()
+
+    for case_id, score, details in STRATEGIES[strategy](ctx):
+        pending.append(
+            CaseScore(
+                case_id=case_id, model_version=model_version, strategy=strategy, score=score, details=details, job=job
+            )
+        )
+        scores[case_id] = score
+        if len(pending) >= 200 or time.monotonic() - flushed_at >= STORE_EVERY_SECONDS:
+            flush()
+            flushed_at = time.monotonic()
+        report(len(scores) / len(cases), f"scored {by_pk[case_id].external_id}")
+    if pending:
+        flush()
+    if set_priority:
+        with transaction.atomic():
+            for case_id, score in scores.items():
                 Case.objects.filter(pk=case_id).update(priority=score, priority_strategy=strategy)
-    return len(results)
+    return len(scores)
 
 
 def _ordering_for(strategy: str) -> Callable[[QuerySet[Case]], QuerySet[Case]]:

@@ -2,11 +2,12 @@ import gzip
 
 import nibabel as nib
 import numpy as np
+import pytest
 
 from annotations.models import Case, CaseStatus
 from annotations.services.masks import mask_save
 from annotations.services.reports import report_save
-from inference.models import CaseScore
+from inference.models import CaseScore, Job, JobStatus
 from inference.services.active_learning import correction_weights, scores_compute
 from inference.services.jobs import job_create, job_execute
 
@@ -112,6 +113,41 @@ def test_scoring_job_sets_the_worklist_priority(project, make_case, members):
     assert job_execute(job_id=job.pk) == "succeeded"
     priorities = list(Case.objects.values_list("priority", "priority_strategy"))
     assert all(p is not None and s == "random" for p, s in priorities)
+
+
+def test_a_scoring_job_sent_again_after_its_worker_died_scores_only_what_is_left(
+    project, make_case, members, monkeypatch
+):
+    from inference.services import active_learning
+
+    cases = [make_case(external_id=f"c{i}") for i in range(5)]
+    asked: list[list[str]] = []
+
+    def dies_after_two(ctx):
+        asked.append([c.external_id for c in ctx.cases])
+        for n, case in enumerate(ctx.cases):
+            if n == 2 and len(asked) == 1:
+                raise SystemExit("worker killed")  # not an Exception: the job runner cannot catch it
+            yield case.pk, float(case.pk), {}
+
+    monkeypatch.setitem(active_learning.STRATEGIES, "slow", dies_after_two)
+    monkeypatch.setattr(active_learning, "STORE_EVERY_SECONDS", 0.0)  # store each score as it comes
+    job = job_create(project=project, type="scoring", params={"strategy": "random"}, user=members["admin"])
+    with pytest.raises(SystemExit):
+        scores_compute(project=project, strategy="slow", job=job)
+    # What the dead worker stored before it died is kept.
+    assert sorted(CaseScore.objects.filter(job=job).values_list("case__external_id", flat=True)) == ["c0", "c1"]
+
+    assert scores_compute(project=project, strategy="slow", job=job) == 5
+    assert asked[1] == ["c2", "c3", "c4"]
+    assert CaseScore.objects.filter(strategy="slow").count() == 5
+    assert dict(Case.objects.values_list("pk", "priority")) == {c.pk: float(c.pk) for c in cases}
+    # Another job (a new request) scores everything again and replaces the scores.
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED)
+    other = job_create(project=project, type="scoring", params={"strategy": "random"}, user=members["admin"])
+    assert scores_compute(project=project, strategy="slow", job=other) == 5
+    assert asked[2] == [f"c{i}" for i in range(5)]
+    assert set(CaseScore.objects.filter(strategy="slow").values_list("job", flat=True)) == {other.pk}
 
 
 def test_entropy_scores_every_open_case_with_per_region_detail(project, phantom_case, tiny_champion):
