@@ -226,13 +226,15 @@ def predict_case(
     mc_samples: int = 0,
     keep_probability: bool = False,
     lesion_threshold: float | None = None,
+    mirror_lesion: bool | None = None,
 ) -> Prediction:
     """Segment structures and lesions of one case; any subset of the model's modalities will do.
 
     ``reference`` names the volume whose grid the masks are returned on (default: T1, else the
     first available in ``preprocess.REFERENCE_PREFERENCE``). ``mc_samples`` > 0 averages that many
     dropout-perturbed passes and reports their mutual information for active learning.
-    ``lesion_threshold`` overrides the calibrated p(lesion) cut-off stored in the checkpoint.
+    ``lesion_threshold`` overrides the calibrated p(lesion) cut-off stored in the checkpoint, and
+    ``mirror_lesion`` its choice of a left-right mirrored lesion pass.
     """
     config = model.config
     meta = model.metadata
@@ -245,6 +247,8 @@ def predict_case(
     settings = InferenceSettings.of(meta)
     if lesion_threshold is not None:
         settings = replace(settings, lesion_threshold=lesion_threshold)
+    if mirror_lesion is not None:
+        settings = replace(settings, mirror_lesion=mirror_lesion)
     structure_prob, lesion_prob, mutual_information = predict_prepared(
         model, case, mc_samples=mc_samples, settings=settings
     )

@@ -144,3 +144,10 @@ def test_the_mirrored_pass_is_flipped_back_onto_the_lesion(side, tiny_model):
     lesion_plain = (1 - plain[0]).numpy() > 0.5
     lesion_both = (1 - both[0]).numpy() > 0.5
     assert dice(lesion_both, lesion_plain) > 0.8
+
+    # A caller can turn the stored mirrored pass off (MC-dropout scoring, where it doubles the cost).
+    unmirrored = predict_case(mirrored_model, case.volumes, keep_probability=True, mirror_lesion=False)
+    plain_only = predict_case(tiny_model, case.volumes, keep_probability=True)
+    assert np.array_equal(unmirrored.lesion_probability, plain_only.lesion_probability)
+    mirrored = predict_case(mirrored_model, case.volumes, keep_probability=True)
+    assert not np.array_equal(unmirrored.lesion_probability, mirrored.lesion_probability)
