@@ -32,6 +32,13 @@ class StateConflict(CaseStoreError):
     code = "conflict"
 
 
+class Gone(CaseStoreError):
+    """The resource existed and its record is kept, but its files were deliberately deleted."""
+
+    status_code = 410
+    code = "gone"
+
+
 class StaleVersion(CaseStoreError):
     """Someone saved a newer version first; the body names it so the client can reload or rebase."""
 

@@ -1,8 +1,9 @@
 """Export endpoints: list a project's exports, read one (with its manifest), download its archive.
 
 Exports are started as jobs (``POST /api/projects/{id}/jobs/`` with type ``export``); these views
-only read. Any member of the project may list and download: an archive holds nothing a viewer
-cannot already read case by case, and non-members get 404, as everywhere else.
+read them, and let a project admin delete an export's files (``DELETE /api/exports/{id}/``). Any
+member of the project may list and download: an archive holds nothing a viewer cannot already
+read case by case, and non-members get 404, as everywhere else.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from rest_framework.views import APIView
 
 from annotations.api.serializers import UserRefSerializer
 from annotations.api.views import get_project
-from annotations.errors import StateConflict
+from annotations.errors import Gone, StateConflict
 from annotations.exporters.jobs import DOWNLOAD_PATH
 from annotations.models import DatasetSnapshot, Export
 from annotations.selectors import projects_for_user
+from annotations.services.exports import export_delete_files
 
 
 class SnapshotRefSerializer(serializers.ModelSerializer):
@@ -37,7 +39,8 @@ class SnapshotRefSerializer(serializers.ModelSerializer):
 class ExportSerializer(serializers.ModelSerializer):
     snapshot = SnapshotRefSerializer(read_only=True)
     created_by = UserRefSerializer(read_only=True)
-    status = serializers.SerializerMethodField(help_text="ready, queued, running, failed or cancelled.")
+    status = serializers.SerializerMethodField(help_text="ready, queued, running, failed, cancelled or deleted.")
+    files_deleted_by = UserRefSerializer(read_only=True)
     download_url = serializers.SerializerMethodField()
     params = serializers.SerializerMethodField()
 
@@ -58,9 +61,13 @@ class ExportSerializer(serializers.ModelSerializer):
             "created_by",
             "created_at",
             "finished_at",
+            "files_deleted_at",
+            "files_deleted_by",
         ]
 
     def get_status(self, export: Export) -> str:
+        if export.files_deleted_at is not None:
+            return "deleted"
         if export.archive:
             return "ready"
         return export.job.status if export.job is not None else "failed"
@@ -79,7 +86,7 @@ class ExportDetailSerializer(ExportSerializer):
 
 def exports_for_user(request: Request) -> QuerySet[Export]:
     return Export.objects.filter(project__in=projects_for_user(request.user)).select_related(
-        "snapshot", "job", "created_by", "project"
+        "snapshot", "job", "created_by", "project", "files_deleted_by"
     )
 
 
@@ -90,7 +97,7 @@ class ProjectExportList(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return Export.objects.none()
         project = get_project(self.request, self.kwargs["project_id"])
-        qs = Export.objects.filter(project=project).select_related("snapshot", "job", "created_by")
+        qs = Export.objects.filter(project=project).select_related("snapshot", "job", "created_by", "files_deleted_by")
         if self.request.query_params.get("format"):
             qs = qs.filter(format=self.request.query_params["format"])
         return qs.order_by("-created_at", "-id")
@@ -102,18 +109,35 @@ class ExportDetail(APIView):
         export = get_object_or_404(exports_for_user(request), pk=export_id)
         return Response(ExportDetailSerializer(export).data)
 
+    @extend_schema(
+        responses=ExportDetailSerializer,
+        description="Delete the export's files (project admins). The record, its manifest and its snapshot "
+        "stay; downloads then answer 410. Deleting again changes nothing.",
+    )
+    def delete(self, request: Request, export_id: int) -> Response:
+        export = get_object_or_404(exports_for_user(request), pk=export_id)
+        export = export_delete_files(export=export, user=request.user)
+        return Response(ExportDetailSerializer(export).data)
+
 
 class ExportDownload(APIView):
     @extend_schema(
         responses={
             (200, "application/zip"): OpenApiTypes.BINARY,
             409: OpenApiResponse(description="The export is not finished (or failed); the body says which."),
+            410: OpenApiResponse(description="The export's files were deleted; the body says when and by whom."),
         },
         description="The export's zip archive: the dataset files plus manifest.json (sha256 of every file and "
         "the snapshot they came from).",
     )
     def get(self, request: Request, export_id: int) -> FileResponse:
         export = get_object_or_404(exports_for_user(request), pk=export_id)
+        if export.files_deleted_at is not None:
+            who = export.files_deleted_by.username if export.files_deleted_by is not None else "the retention policy"
+            raise Gone(
+                f"Export {export.pk}'s files were deleted on {export.files_deleted_at:%Y-%m-%d %H:%M} UTC by {who}; "
+                f"its manifest is kept, and snapshot {export.snapshot_id} can be exported again."
+            )
         if not export.archive:
             state = export.job.status if export.job is not None else "failed"
             raise StateConflict(

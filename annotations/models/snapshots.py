@@ -52,6 +52,12 @@ class Export(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # An admin may delete an export's files to free space; the row, its manifest (every file's
+    # sha256) and its snapshot stay, so what was exported is still on record and can be exported again.
+    files_deleted_at = models.DateTimeField(null=True, blank=True)
+    files_deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

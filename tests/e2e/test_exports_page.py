@@ -47,3 +47,31 @@ def test_an_export_started_in_the_browser_offers_its_download(open_page, e2e_cas
     assert page.get_attribute("#export-message a", "href") == f"/jobs/{again.pk}/"
     assert page.locator(".export-tracker").count() == 2
     assert not page.errors
+
+
+def test_an_admin_deletes_an_archives_files_from_the_list(open_page, e2e_case, members, until):
+    from annotations.models import Export
+    from annotations.services.reviews import case_review
+    from inference.services.jobs import job_create, job_execute
+
+    case = e2e_case(external_id="exp-2")
+    case_review(case=case, action="submit", user=members["annotator"])
+    case_review(case=case, action="approve", user=members["reviewer"])
+    job = job_create(project=case.project, type="export", params={"format": "nnunet"}, user=members["reviewer"])
+    assert job_execute(job_id=job.pk) == "succeeded"
+    export = Export.objects.get(job=job)
+
+    reviewer_page = open_page(members["reviewer"], f"/projects/{case.project_id}/exports/")
+    until(reviewer_page, "() => document.querySelector('#exports tbody a.download')", 10, "the archive in the list")
+    assert reviewer_page.locator("button.delete-files").count() == 0  # admins only
+
+    page = open_page(members["admin"], f"/projects/{case.project_id}/exports/")
+    until(page, "() => document.querySelector('#exports tbody button.delete-files')", 10, "the delete button")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("button.delete-files")
+    until(page, "() => document.querySelector('#exports tbody tr[data-status=deleted]')", 10, "the deleted row")
+    assert f"by {members['admin'].username}" in page.inner_text("#exports tbody")
+    assert page.locator("#exports tbody a.download").count() == 0
+    export.refresh_from_db()
+    assert export.files_deleted_at is not None and export.archive == ""
+    assert not page.errors

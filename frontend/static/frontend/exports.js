@@ -1,6 +1,6 @@
 // Exports: start one (format and its options), follow its job until the archive is ready, and list
 // every archive of the project with its download link.
-import { escapeHTML, getJSON, when } from "./api.js";
+import { escapeHTML, getJSON, request, when } from "./api.js";
 import {
   ACTIVE,
   atLeast,
@@ -135,11 +135,17 @@ async function trackRunning() {
 // --- the archive list ------------------------------------------------------------------------------
 
 function row(x) {
-  const link = x.download_url
+  let link = x.download_url
     ? `<a class="download" href="${escapeHTML(x.download_url)}" download>Download</a>`
     : x.job
       ? jobLink(x.job, "job ›")
       : "";
+  if (x.files_deleted_at) {
+    const who = x.files_deleted_by ? x.files_deleted_by.username : "retention policy";
+    link = `<span class="muted small" title="The record and its manifest are kept; the snapshot can be exported again.">files deleted ${when(x.files_deleted_at)} by ${escapeHTML(who)}</span>`;
+  } else if (x.download_url && atLeast(role, "admin")) {
+    link += ` <button type="button" class="delete-files small" data-export-id="${x.id}">Delete files</button>`;
+  }
   const optionsText = Object.entries(x.params || {})
     .filter(([k]) => k !== "format")
     .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(",") : v}`)
@@ -186,6 +192,21 @@ function refreshList() {
   if (listPoller) listPoller.stop();
   listPoller = poll(loadList, { interval: 3000 });
 }
+
+tbody.addEventListener("click", async (e) => {
+  const button = e.target.closest("button.delete-files");
+  if (!button) return;
+  const id = button.dataset.exportId;
+  if (!window.confirm(`Delete the files of export #${id}? Its record and manifest stay; the snapshot can be exported again.`)) return;
+  button.disabled = true;
+  try {
+    await request(`/api/exports/${id}/`, { method: "DELETE" });
+    refreshList();
+  } catch (err) {
+    button.disabled = false;
+    notify(listMessage, { text: errorText(err), kind: "error" });
+  }
+});
 
 pager.addEventListener("click", (e) => {
   const button = e.target.closest("button[data-page]");
