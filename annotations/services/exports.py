@@ -59,11 +59,15 @@ def export_delete_files(*, export: Export, user: Any, system: bool = False) -> E
             freed += default_storage.size(name)
             default_storage.delete(name)
     with transaction.atomic():
-        Export.objects.filter(pk=export.pk).update(
+        # Conditional, so that of two admins deleting at once only one records the deletion.
+        marked = Export.objects.filter(pk=export.pk, files_deleted_at__isnull=True).update(
             archive="",
             files_deleted_at=timezone.now(),
             files_deleted_by=user if getattr(user, "is_authenticated", False) else None,
         )
+        if not marked:
+            export.refresh_from_db()
+            return export
         audit_record(
             verb="export.delete_files",
             actor=user,
