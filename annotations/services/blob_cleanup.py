@@ -34,14 +34,16 @@ def referenced_blobs() -> set[str]:
     return names
 
 
-def _walk(prefix: str) -> list[str]:
+def stored_files(prefix: str) -> list[str]:
+    """Every file the store holds under ``prefix``, recursively (none when the folder is absent)."""
+    prefix = prefix.rstrip("/")
     try:
         dirs, files = default_storage.listdir(prefix)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return []
     found = [f"{prefix}/{name}" for name in files]
     for sub in dirs:
-        found.extend(_walk(f"{prefix}/{sub}"))
+        found.extend(stored_files(f"{prefix}/{sub}"))
     return found
 
 
@@ -49,7 +51,7 @@ def blobs_cleanup(*, grace: timedelta = timedelta(hours=1), dry_run: bool = Fals
     summary = CleanupSummary()
     keep = referenced_blobs()
     cutoff = timezone.now() - grace
-    for name in _walk("blobs"):
+    for name in stored_files("blobs"):
         summary.scanned += 1
         if name in keep:
             summary.referenced += 1

@@ -19,18 +19,7 @@ from annotations.errors import StateConflict
 from annotations.models import Export, Role
 from annotations.services.access import require_role
 from annotations.services.audit import audit_record
-
-
-def _stored_files(prefix: str) -> list[str]:
-    prefix = prefix.rstrip("/")
-    try:
-        dirs, files = default_storage.listdir(prefix)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    found = [f"{prefix}/{name}" for name in files]
-    for sub in dirs:
-        found.extend(_stored_files(f"{prefix}/{sub}"))
-    return found
+from annotations.services.blob_cleanup import stored_files
 
 
 def export_delete_files(*, export: Export, user: Any, system: bool = False) -> Export:
@@ -50,7 +39,7 @@ def export_delete_files(*, export: Export, user: Any, system: bool = False) -> E
             "cancel the job first.",
             job_id=export.job_id,
         )
-    names = set(_stored_files(export.storage_prefix)) if export.storage_prefix else set()
+    names = set(stored_files(export.storage_prefix)) if export.storage_prefix else set()
     if export.archive:
         names.add(export.archive)
     freed = 0
