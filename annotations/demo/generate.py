@@ -19,7 +19,7 @@ from .anatomy import load_anatomy
 from .head import load_head
 from .shapes import Grid
 
-GENERATOR_VERSION = "1.1.0"
+GENERATOR_VERSION = "1.2.0"
 SEPTUM_PELLUCIDUM_MM = (0.0, 6.0, 14.0)  # template positions, MNI mm
 THIRD_VENTRICLE_MM = (0.0, -12.0, 2.0)
 TEMPLATE_ANATOMY = "mni152-2009a+aal3"

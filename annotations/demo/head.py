@@ -54,21 +54,29 @@ class Head:
         return nib.affines.apply_affine(np.linalg.inv(self.to_head), np.asarray(p, dtype=float))
 
 
-def _gmm3(values: np.ndarray, iterations: int = 30) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Means, standard deviations and weights of a 1-D three-class mixture (CSF < GM < WM)."""
-    mu = np.percentile(values, [8, 45, 85]).astype(np.float64)
-    sd = np.full(3, values.std() / 4)
-    w = np.full(3, 1 / 3)
+def _gmm3(values: np.ndarray, iterations: int = 50) -> tuple[np.ndarray, float, np.ndarray]:
+    """Means, the shared standard deviation and weights of a 1-D three-class mixture (CSF < GM < WM).
+
+    The classes share one standard deviation because scanner noise is the same for every tissue;
+    what lies between two class means is partial volume, not a wider class. With a standard
+    deviation per class, EM let the small CSF class widen over the dark tail of grey matter and
+    settle 56 units below the grey-matter mean (CSF 441, GM 497, WM 680 on this scan), so a third
+    of the cortex and cerebellum came out more than half CSF. Shared, it settles at CSF 266,
+    GM 482, WM 651 from any starting percentiles.
+    """
     x = values[::3].astype(np.float64)
+    mu = np.percentile(x, [2, 45, 85])
+    sd = float(x.std()) / 4
+    w = np.full(3, 1 / 3)
     for _ in range(iterations):
-        like = w * np.exp(-0.5 * ((x[:, None] - mu) / sd) ** 2) / sd
+        like = w * np.exp(-0.5 * ((x[:, None] - mu) / sd) ** 2)
         post = like / np.maximum(like.sum(1, keepdims=True), 1e-300)
         nk = post.sum(0)
         mu = (post * x[:, None]).sum(0) / nk
-        sd = np.sqrt((post * (x[:, None] - mu) ** 2).sum(0) / nk) + 1e-3
+        sd = float(np.sqrt((post * (x[:, None] - mu) ** 2).sum() / len(x))) + 1e-3
         w = nk / nk.sum()
     order = np.argsort(mu)
-    return mu[order], sd[order], w[order]
+    return mu[order], sd, w[order]
 
 
 def bias_field(t1: np.ndarray, brain: np.ndarray, block: int = 8, degree: int = 3) -> np.ndarray:
@@ -133,9 +141,12 @@ def load_head() -> Head:
     brain = ndimage.binary_fill_holes(brain)
 
     # Partial-volume model: a voxel between two class means is a linear mix of those two classes,
-    # so the real image's texture and noise carry into the synthesised contrasts; on the
-    # bias-corrected intensities, so a class means the same tissue in the cerebellum as mid-brain.
-    corrected = t1 / bias_field(t1, brain)
+    # so the real image's folds carry into the synthesised contrasts. On the bias-corrected
+    # intensities, so a class means the same tissue in the cerebellum as mid-brain; after a 3-voxel
+    # median filter, because the scan's noise (SD about a third of the CSF-GM gap) would otherwise
+    # turn into a salt-and-pepper of fluid and tissue that every sequence then renders, and that
+    # the model learnt to call a lesion in the cerebellum. The median keeps the edges of sulci.
+    corrected = ndimage.median_filter(t1 / bias_field(t1, brain), size=3)
     mu, _, _ = _gmm3(corrected[brain])
     vals = corrected[brain].astype(np.float64)
     f_gm_low = np.clip((vals - mu[0]) / (mu[1] - mu[0]), 0.0, 1.0)
