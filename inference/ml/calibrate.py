@@ -5,9 +5,12 @@ the network a lesion prior above the true one, and specks of false positives sur
 brains. The p(lesion) cut-off and the smallest kept component that maximise whole-lesion Dice on
 the validation cases with a lesion (never the benchmark's) — preferring, among near-equals, the
 setting that leaves lesion-free cases clean — are stored as ``postprocess`` in the checkpoint,
-together with the inference settings they were chosen under: the sliding-window overlap and
-left-right mirroring of the lesion head (both on by default, as nnU-Net runs its models: half-
-overlapping windows and mirrored passes average out the errors of any single view).
+together with the inference settings they were chosen under: the sliding-window overlap (half by
+default, as nnU-Net runs its models), left-right mirroring of the lesion head (scored with and
+without; kept only if it gains more than the tolerance, as it costs a second network pass and
+halves p(lesion) on a lacune the mirrored view misses), and how far
+from the predicted brain a lesion component may lie (4 mm by default; components are found at
+p > 0.5 while calibrating, at the chosen cut-off afterwards).
 
     python -m inference.ml.calibrate --model inference/weights/demo-model.pt --data var/demo-train
 """
@@ -84,16 +87,25 @@ def lesion_dice_by_setting(
     }
 
 
-def choose(table: dict[tuple[float, float], SettingScore], tolerance: float = 0.02) -> tuple[float, float]:
+def choose(table: dict[tuple, SettingScore], tolerance: float = 0.02) -> tuple:
     """Best lesion Dice; among settings within ``tolerance`` of it, the fewest false alarms in
-    lesion-free cases, then the cut-off nearest 0.5 and the smallest component size.
+    lesion-free cases, then without the mirrored pass (keys ``(cut-off, size, mirror)``; it costs
+    a second network pass), then the cut-off nearest 0.5 and the smallest component size.
 
     A validation split holds about ten lesion cases, so Dice differences of a hundredth are noise:
     the tolerance keeps the choice near the untuned default unless the data clearly say otherwise.
     """
     best = max(score.lesion_dice for score in table.values())
     close = [key for key, score in table.items() if score.lesion_dice >= best - tolerance]
-    return min(close, key=lambda key: (table[key].healthy_false_positive, abs(key[0] - 0.5), key[1]))
+    return min(
+        close,
+        key=lambda key: (
+            table[key].healthy_false_positive,
+            bool(key[2]) if len(key) > 2 else False,
+            abs(key[0] - 0.5),
+            key[1],
+        ),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,12 +118,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--mirror",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="average the lesion head over the input and its left-right mirror image",
+        default=None,
+        help="average the lesion head over the input and its left-right mirror image (default: score both, "
+        "keep the mirrored pass only if it gains more than the tolerance)",
+    )
+    parser.add_argument(
+        "--brain-reach",
+        type=float,
+        default=4.0,
+        metavar="MM",
+        help="drop lesion components with no voxel within this distance of the predicted brain (0: keep all)",
     )
     args = parser.parse_args(argv)
     if not 0.0 <= args.overlap < 1.0:
         parser.error(f"--overlap must be at least 0 and below 1, got {args.overlap}")
+    if args.brain_reach < 0:
+        parser.error(f"--brain-reach must be at least 0 mm, got {args.brain_reach}")
 
     import torch
 
@@ -123,21 +145,27 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     model = load_model(args.model, device="cpu")
     cases = read_dataset(args.data)[args.split]
-    settings = InferenceSettings(overlap=args.overlap, mirror_lesion=args.mirror)
-    table = lesion_dice_by_setting(model, cases, settings=settings)
-    for (threshold, min_volume), score in table.items():
+    table: dict[tuple[float, float, bool], SettingScore] = {}
+    for mirror in [False, True] if args.mirror is None else [args.mirror]:
+        settings = InferenceSettings(overlap=args.overlap, mirror_lesion=mirror, lesion_brain_reach_mm=args.brain_reach)
+        for (threshold, min_volume), score in lesion_dice_by_setting(model, cases, settings=settings).items():
+            table[(threshold, min_volume, mirror)] = score
+    for (threshold, min_volume, mirror), score in table.items():
         print(
-            f"  p(lesion) > {threshold:.2f}, components ≥ {min_volume:g} mm³: lesion Dice {score.lesion_dice:.3f}, "
+            f"  {'mirrored, ' if mirror else ''}p(lesion) > {threshold:.2f}, components ≥ {min_volume:g} mm³: "
+            f"lesion Dice {score.lesion_dice:.3f}, "
             f"false alarm in {score.healthy_false_positive:.0%} of lesion-free cases",
             file=sys.stderr,
         )
     best = choose(table)
+    mirror = bool(best[2])
     loaded = read_checkpoint(args.model)
     postprocess = {
         "lesion_threshold": float(best[0]),
         "min_lesion_volume_mm3": float(best[1]),
         "overlap": float(args.overlap),
-        "mirror_lesion": float(args.mirror),
+        "mirror_lesion": float(mirror),
+        "lesion_brain_reach_mm": float(args.brain_reach),
         "calibration_val_lesion_dice": float(table[best].lesion_dice),
     }
     metadata = replace(loaded.metadata, postprocess=postprocess)
@@ -148,14 +176,20 @@ def main(argv: list[str] | None = None) -> int:
         record["metadata"] = metadata.to_dict()
         record["calibration"] = {
             "split": args.split,
-            "scores": {f"p>{t:g}, >={v:g}mm3": vars(score) for (t, v), score in table.items()},
+            "scores": {
+                f"{'mirrored, ' if m else ''}p>{t:g}, >={v:g}mm3": vars(score) for (t, v, m), score in table.items()
+            },
             "chosen": {"lesion_threshold": best[0], "min_lesion_volume_mm3": best[1]},
-            "inference": {"overlap": args.overlap, "mirror_lesion": args.mirror},
+            "inference": {
+                "overlap": args.overlap,
+                "mirror_lesion": mirror,
+                "lesion_brain_reach_mm": args.brain_reach,
+            },
         }
         summary.write_text(json.dumps(record, indent=1))
     print(
         f"{args.model}: lesion_threshold {best[0]}, min_lesion_volume_mm3 {best[1]:g}, overlap {args.overlap:g}, "
-        f"mirror {'on' if args.mirror else 'off'} "
+        f"mirror {'on' if mirror else 'off'}, lesions within {args.brain_reach:g} mm of the brain "
         f"(lesion Dice {table[best].lesion_dice:.3f} on {args.split})"
     )
     return 0

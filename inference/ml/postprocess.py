@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import cc3d
 import numpy as np
+from scipy import ndimage
 
 LESION_CONNECTIVITY = 26
 
@@ -44,6 +45,25 @@ def remove_small_lesions(lesion: np.ndarray, *, voxel_volume_mm3: float, min_vol
     keep[0] = False
     cleaned = np.where(keep[components], lesion, 0)
     return cleaned.astype(lesion.dtype, copy=False)
+
+
+def lesions_reaching(lesion: np.ndarray, tissue: np.ndarray, *, reach_voxels: int) -> np.ndarray:
+    """The lesion voxels whose whole-lesion component has a voxel within ``reach_voxels``
+    (Euclidean, in voxels) of ``tissue``; other components are dropped whole, never trimmed."""
+    lesion = np.asarray(lesion, dtype=bool)
+    if not lesion.any():
+        return lesion.copy()
+    tissue = np.asarray(tissue, dtype=bool)
+    near = tissue
+    if reach_voxels > 0:
+        r = np.arange(-reach_voxels, reach_voxels + 1)
+        ball = (r[:, None, None] ** 2 + r[None, :, None] ** 2 + r[None, None, :] ** 2) <= reach_voxels**2
+        near = ndimage.binary_dilation(tissue, structure=ball)
+    components, count = cc3d.connected_components(lesion, connectivity=LESION_CONNECTIVITY, return_N=True)
+    keep = np.zeros(count + 1, dtype=bool)
+    keep[np.unique(components[near & lesion])] = True
+    keep[0] = False
+    return keep[components]
 
 
 def keep_largest_structure_components(structure: np.ndarray, *, min_fraction: float = 0.1) -> np.ndarray:

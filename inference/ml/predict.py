@@ -6,6 +6,7 @@ platform can store them beside the volumes and the browser overlays them without
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -19,7 +20,7 @@ from scipy import ndimage
 from inference.ml.checkpoints import CheckpointMetadata, read_checkpoint
 from inference.ml.config import SegmentationConfig
 from inference.ml.networks import TwoHeadSegmenter, autocast, build_network, default_device, enable_mc_dropout
-from inference.ml.postprocess import keep_largest_structure_components, remove_small_lesions
+from inference.ml.postprocess import keep_largest_structure_components, lesions_reaching, remove_small_lesions
 from inference.ml.preprocess import Grid, PreparedCase, network_input, prepare_case
 from inference.ml.resample import NativeSampler
 from inference.ml.schema import LabelSchema
@@ -98,6 +99,12 @@ class InferenceSettings:
     # side, so the mirrored pass is a second opinion on every voxel; the structure head is
     # lateralised (left and right labels) and keeps the unmirrored pass.
     mirror_lesion: bool = False
+    # Drop lesion components with no voxel within this distance of the predicted brain (any
+    # structure label); 0: keep all. With the skull on, the field of view holds scalp, orbits,
+    # sinuses and the skull base, tissue the lesion head saw little of in training, and its false
+    # positives land there. Lesions of the brain or its coverings touch the brain (a meningioma
+    # sits on it), so a few millimetres keep them all.
+    lesion_brain_reach_mm: float = 0.0
 
     @classmethod
     def of(cls, metadata: CheckpointMetadata) -> InferenceSettings:
@@ -108,6 +115,7 @@ class InferenceSettings:
             min_lesion_volume_mm3=float(stored.get("min_lesion_volume_mm3", config.min_lesion_volume_mm3)),
             overlap=float(stored.get("overlap", config.overlap)),
             mirror_lesion=bool(stored.get("mirror_lesion", 0.0)),
+            lesion_brain_reach_mm=float(stored.get("lesion_brain_reach_mm", 0.0)),
         )
 
 
@@ -162,6 +170,23 @@ def _label_dtype(max_label: int) -> type[np.integer]:
     return np.uint8 if max_label <= 255 else np.uint16
 
 
+def _drop_lesions_away_from_brain(
+    structure_prob: torch.Tensor, lesion_prob: torch.Tensor, settings: InferenceSettings, config: SegmentationConfig
+) -> None:
+    """Set lesion components (at the settings' cut-off) beyond ``lesion_brain_reach_mm`` of the
+    predicted brain to background, in place, with a voxel of margin so no rim survives the
+    interpolation onto the native grid."""
+    brain = (structure_prob.argmax(0) > 0).numpy()
+    lesion = (1.0 - lesion_prob[0]).numpy() > settings.lesion_threshold
+    reach = max(1, math.ceil(settings.lesion_brain_reach_mm / min(config.spacing_mm)))
+    far = lesion & ~lesions_reaching(lesion, brain, reach_voxels=reach)
+    if not far.any():
+        return
+    drop = torch.from_numpy(ndimage.binary_dilation(far, iterations=1))
+    lesion_prob[:, drop] = 0.0
+    lesion_prob[0, drop] = 1.0
+
+
 def predict_prepared(
     model: SegmentationModel,
     case: PreparedCase,
@@ -210,6 +235,8 @@ def predict_prepared(
     for probabilities in (structure_prob, lesion_prob):
         probabilities[:, outside] = 0.0
         probabilities[0, outside] = 1.0
+    if settings.lesion_brain_reach_mm > 0:
+        _drop_lesions_away_from_brain(structure_prob, lesion_prob, settings, config)
     mutual_information = None
     if lesion_entropy_sum is not None:
         brain = torch.from_numpy(case.brain_mask)

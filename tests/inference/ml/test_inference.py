@@ -89,10 +89,29 @@ def test_calibration_scores_every_setting_and_is_stored(tiny_model_path, tiny_da
     post = read_checkpoint(copy).metadata.postprocess
     assert {"lesion_threshold", "min_lesion_volume_mm3"} <= set(post)
     # The cut-off was chosen under these inference settings, so they travel with it.
-    assert post["overlap"] == 0.5 and post["mirror_lesion"] == 1.0
+    assert post["overlap"] == 0.5 and post["mirror_lesion"] in (0.0, 1.0) and post["lesion_brain_reach_mm"] == 4.0
+    assert main(["--model", str(copy), "--data", str(root), "--mirror"]) == 0
+    assert read_checkpoint(copy).metadata.postprocess["mirror_lesion"] == 1.0
     assert main(["--model", str(copy), "--data", str(root), "--no-mirror", "--overlap", "0.25"]) == 0
     post = read_checkpoint(copy).metadata.postprocess
     assert post["overlap"] == 0.25 and post["mirror_lesion"] == 0.0
+
+
+def test_calibration_keeps_the_mirrored_pass_only_when_it_clearly_gains():
+    from inference.ml.calibrate import SettingScore, choose
+
+    def table(plain: float, mirrored: float) -> dict:
+        return {
+            (0.5, 20.0, False): SettingScore(plain, 0.0),
+            (0.5, 20.0, True): SettingScore(mirrored, 0.0),
+            (0.6, 20.0, False): SettingScore(plain - 0.005, 0.0),
+        }
+
+    assert choose(table(0.850, 0.853)) == (0.5, 20.0, False)  # a second network pass for noise
+    assert choose(table(0.820, 0.853)) == (0.5, 20.0, True)
+    # Fewer false alarms in lesion-free cases come first, mirrored or not.
+    noisy = {key: SettingScore(score.lesion_dice, 0.0 if key[2] else 0.5) for key, score in table(0.85, 0.853).items()}
+    assert choose(noisy) == (0.5, 20.0, True)
 
 
 def test_calibration_refuses_an_overlap_outside_0_to_1_before_reading_anything(tmp_path, capsys):
@@ -151,3 +170,47 @@ def test_the_mirrored_pass_is_flipped_back_onto_the_lesion(side, tiny_model):
     assert np.array_equal(unmirrored.lesion_probability, plain_only.lesion_probability)
     mirrored = predict_case(mirrored_model, case.volumes, keep_probability=True)
     assert not np.array_equal(unmirrored.lesion_probability, mirrored.lesion_probability)
+
+
+def test_lesions_away_from_the_brain_are_dropped_whole():
+    from inference.ml.postprocess import lesions_reaching
+
+    brain = np.zeros((30, 30, 30), dtype=bool)
+    brain[5:20, 5:20, 5:20] = True
+    lesion = np.zeros_like(brain)
+    lesion[10:14, 10:14, 10:14] = True  # inside the brain
+    lesion[20:24, 8:12, 8:12] = True  # on its surface, mostly outside (a meningioma)
+    lesion[26:29, 26:29, 26:29] = True  # 7 voxels beyond it on every axis, 12.1 in all (the skull base)
+    kept = lesions_reaching(lesion, brain, reach_voxels=2)
+    assert kept[10:14, 10:14, 10:14].all() and kept[20:24, 8:12, 8:12].all()  # kept whole, not trimmed
+    assert not kept[26:29, 26:29, 26:29].any()
+    assert not lesions_reaching(lesion, brain, reach_voxels=12)[26:29, 26:29, 26:29].any()
+    assert lesions_reaching(lesion, brain, reach_voxels=13).sum() == lesion.sum()
+
+
+def test_inference_drops_a_lesion_outside_the_predicted_brain(tiny_model):
+    from dataclasses import replace
+
+    import torch
+
+    from inference.ml.predict import InferenceSettings, _drop_lesions_away_from_brain
+
+    shape = (24, 24, 24)
+    structure = torch.zeros((5, *shape))
+    structure[0] = 1.0
+    structure[:, 4:14, 4:14, 4:14] = 0.0
+    structure[1, 4:14, 4:14, 4:14] = 1.0  # the brain
+    lesion = torch.zeros((6, *shape))
+    lesion[0] = 1.0
+    for box in ((slice(6, 9),) * 3, (slice(19, 22),) * 3):
+        lesion[(0, *box)] = 0.1
+        lesion[(1, *box)] = 0.9
+    settings = InferenceSettings(lesion_brain_reach_mm=4.0)
+    _drop_lesions_away_from_brain(structure, lesion, settings, tiny_model.config)
+    assert (lesion[1, 6:9, 6:9, 6:9] == 0.9).all()
+    assert (lesion[0, 18:23, 18:23, 18:23] == 1.0).all() and lesion[1:, 18:23, 18:23, 18:23].sum() == 0
+    # Stored with the checkpoint by calibration; older checkpoints keep every component.
+    meta = tiny_model.metadata
+    assert InferenceSettings.of(replace(meta, postprocess={})).lesion_brain_reach_mm == 0.0
+    stored = InferenceSettings.of(replace(meta, postprocess={"lesion_brain_reach_mm": 4.0}))
+    assert stored.lesion_brain_reach_mm == 4.0
