@@ -39,7 +39,7 @@ from inference.ml.datasets import TrainingCase, read_case_folder
 from inference.ml.metrics import lesion_scores
 from inference.ml.predict import load_model, predict_case
 from inference.ml.schema import load_schema
-from inference.ml.training import train
+from inference.ml.training import FINE_TUNE_SCHEDULE, train
 
 REPO = Path(__file__).resolve().parent.parent
 CHAMPION = REPO / "inference" / "weights" / "demo-model.pt"
@@ -148,6 +148,18 @@ def main() -> None:
     parser.add_argument("--steps-per-epoch", type=int, default=10)
     parser.add_argument("--mc-samples", type=int, default=4)
     parser.add_argument("--pseudo-label-weight", type=float, default=0.3, help="the retraining default; 0: none")
+    parser.add_argument(
+        "--fine-tune-lr-scale",
+        type=float,
+        default=FINE_TUNE_SCHEDULE["fine_tune_lr_scale"],
+        help="share of the champion's learning rate (the retraining default; 1: the champion's own)",
+    )
+    parser.add_argument(
+        "--fine-tune-warmup",
+        type=float,
+        default=FINE_TUNE_SCHEDULE["fine_tune_warmup"],
+        help="share of the steps the rate ramps up over (the retraining default; 0: none)",
+    )
     parser.add_argument("--data", type=Path, default=REPO / "var" / "bench-active-learning")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "active-learning.png")
     args = parser.parse_args()
@@ -165,7 +177,12 @@ def main() -> None:
     heads = {c.case_id for c in pool + test if is_head(c)}
     test_heads = [c.case_id for c in test if c.case_id in heads]
     test_template = [c.case_id for c in test if c.case_id not in heads]
-    config = read_checkpoint(CHAMPION).metadata.config.replace(epochs=args.epochs, validate_every=10_000)
+    config = read_checkpoint(CHAMPION).metadata.config.replace(
+        epochs=args.epochs,
+        validate_every=10_000,
+        fine_tune_lr_scale=args.fine_tune_lr_scale,
+        fine_tune_warmup=args.fine_tune_warmup,
+    )
 
     started = time.perf_counter()
     baseline = lesion_dice(CHAMPION, test, schema)
@@ -241,6 +258,7 @@ def main() -> None:
         f"mean of {args.seeds} seeds; pool {len(pool)} cases ({sum(1 for c in pool if c.case_id in heads)} real head); "
         f"fine-tuning the champion {args.epochs}×{args.steps_per_epoch} steps per round, "
         f"pseudo-label weight {args.pseudo_label_weight}; "
+        f"fine-tuning rate ×{args.fine_tune_lr_scale:g} after a {args.fine_tune_warmup:.0%} warm-up; "
         f"{(time.perf_counter() - started) / 60:.0f} min"
     )
     print(

@@ -18,7 +18,11 @@ NORMALISATIONS: tuple[str, ...] = ("zscore", "clipped")
 # Settings added after checkpoints already existed, with the value those checkpoints were made
 # with. A stored config without the key gets this value, and the digest leaves the key out while it
 # holds it, so an existing checkpoint keeps its behaviour and its model id.
-LEGACY_VALUES: dict[str, Any] = {"normalisation": "clipped"}
+LEGACY_VALUES: dict[str, Any] = {
+    "normalisation": "clipped",
+    "fine_tune_lr_scale": 1.0,
+    "fine_tune_warmup": 0.0,
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,10 @@ class SegmentationConfig:
     batch_size: int = 2
     learning_rate: float = 3e-3
     weight_decay: float = 1e-5
+    # Fine-tuning from a parent (``train(init_from=...)``) peaks at this share of learning_rate,
+    # after a linear warm-up over this share of its steps (see ``training._learning_rate``).
+    fine_tune_lr_scale: float = 1.0
+    fine_tune_warmup: float = 0.0
     lesion_loss_weight: float = 1.0
     modality_dropout: float = 0.3
     # Share of patches centred on a lesion voxel: lesions fill ~1 % of a brain, and a model that
@@ -77,6 +85,10 @@ class SegmentationConfig:
             raise ValueError(f"unknown modalities {sorted(unknown)}; expected some of {ALL_MODALITIES}")
         if len(self.strides) != len(self.channels) - 1:
             raise ValueError("strides needs one entry fewer than channels")
+        if not 0 < self.fine_tune_lr_scale <= 1:
+            raise ValueError("fine_tune_lr_scale must be above 0 and at most 1")
+        if not 0 <= self.fine_tune_warmup <= 1:
+            raise ValueError("fine_tune_warmup must be a share of the steps, from 0 to 1")
         divisor = self.size_divisor
         if any(p % divisor for p in self.patch_size):
             raise ValueError(f"patch_size {self.patch_size} must be a multiple of {divisor}")

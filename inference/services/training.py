@@ -37,7 +37,16 @@ from inference.services.jobs import JobCancelled, JobContext
 from inference.services.models import comparable_scores, ml_schema, model_promote, model_register
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "weights" / "demo-config.json"
-CONFIG_OVERRIDES = {"epochs", "learning_rate", "batch_size", "patch_size", "validate_every", "seed"}
+CONFIG_OVERRIDES = {
+    "epochs",
+    "learning_rate",
+    "batch_size",
+    "patch_size",
+    "validate_every",
+    "seed",
+    "fine_tune_lr_scale",
+    "fine_tune_warmup",
+}
 VAL_FRACTION = 0.2
 
 
@@ -131,15 +140,21 @@ def training_sets(
     return train, val, counts
 
 
-def _config(champion: ModelVersion | None, overrides: dict[str, Any]) -> Any:
+def _config(champion: ModelVersion | None, overrides: dict[str, Any], *, fine_tune: bool = False) -> Any:
     from inference.ml.config import SegmentationConfig
+    from inference.ml.training import FINE_TUNE_SCHEDULE
 
     if champion is not None and champion.config.get("config"):
         base = SegmentationConfig.from_stored(champion.config["config"])
     else:
         base = SegmentationConfig.from_dict(json.loads(DEFAULT_CONFIG.read_text()))
     fixed = {k: (tuple(v) if isinstance(v, list) else v) for k, v in overrides.items()}
-    return base.replace(**fixed) if fixed else base
+    if fine_tune:  # gently, unless the job's params say otherwise
+        fixed = {**FINE_TUNE_SCHEDULE, **fixed}
+    try:
+        return base.replace(**fixed) if fixed else base
+    except ValueError as error:  # a setting out of range, in the job's own words
+        raise InvalidInput(f"config: {error}") from error
 
 
 def learn_report_phrasing(snapshot: DatasetSnapshot) -> Any:
@@ -169,6 +184,14 @@ def clean_training_params(project: Project | None, params: dict[str, Any]) -> di
     epochs = overrides.get("epochs")
     if epochs is not None and not (isinstance(epochs, int) and 1 <= epochs <= 1000):
         raise InvalidInput("config.epochs must be a whole number from 1 to 1000.")
+    for key, low, low_open in (("fine_tune_lr_scale", 0.0, True), ("fine_tune_warmup", 0.0, False)):
+        value = overrides.get(key)
+        if value is None:
+            continue
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or value > 1 or value < low or (low_open and value == low):
+            bound = "above 0" if low_open else "from 0"
+            raise InvalidInput(f"config.{key} must be a number {bound} to 1.")
     for flag in ("auto_promote", "evaluate_embedding", "fine_tune"):
         if flag in params and not isinstance(params[flag], bool):
             raise InvalidInput(f"{flag} must be true or false.")
@@ -217,7 +240,8 @@ def run_training_job(job: Job, ctx: JobContext) -> dict[str, Any]:
         raise InvalidInput("No approved case in the training split yet; approve some cases, then retrain.")
     ctx.report({"cases": counts})
     ctx.log(f"snapshot {snapshot.checksum[:12]}: {counts}")
-    config = _config(champion, job.params["config"])
+    fine_tune = champion is not None and job.params.get("fine_tune", True)
+    config = _config(champion, job.params["config"], fine_tune=fine_tune)
     seen_epochs = {"n": 0}
 
     def on_progress(p: Any) -> None:
@@ -241,7 +265,7 @@ def run_training_job(job: Job, ctx: JobContext) -> dict[str, Any]:
         return Job.objects.filter(pk=job.pk, cancel_requested=True).exists()
 
     init_from = None
-    if champion is not None and job.params.get("fine_tune", True):
+    if fine_tune:
         init_from = work / "champion.pt"
         if not init_from.exists():
             with blob_open(champion.checkpoint) as src, init_from.open("wb") as dst:

@@ -41,6 +41,11 @@ def test_retraining_registers_one_candidate_from_the_snapshot(project, labelled_
     assert model.stage == ModelStage.CANDIDATE and model.parent == tiny_champion
     assert model.training_job == job and model.snapshot_id == job.result["snapshot"]
     assert [h["epoch"] for h in job.result["history"]] == [1, 2]
+    # Fine-tuned gently: a tenth of the champion's rate, after a warm-up.
+    stored = model.config["config"]
+    assert (stored["fine_tune_lr_scale"], stored["fine_tune_warmup"]) == (0.1, 0.1)
+    champion_rate = tiny_champion.config["config"]["learning_rate"]
+    assert max(h["learning_rate"] for h in job.result["history"]) <= 0.1 * champion_rate
     # Scored like for like against the champion on the snapshot's validation cases.
     assert "validation" in model.metrics, (job.result, model.metrics)
     assert model.metrics["validation"]["snapshot"] == job.result["snapshot"]
@@ -83,11 +88,18 @@ def test_retraining_without_approved_cases_fails_with_a_sentence(project, phanto
 
 def test_bad_training_params_are_refused(members, client_for, project):
     client = client_for(members["admin"])
-    for params in ({"pseudo_label_weight": 3}, {"config": {"channels": [4]}}, {"config": {"epochs": 0}}):
+    for params in (
+        {"pseudo_label_weight": 3},
+        {"config": {"channels": [4]}},
+        {"config": {"epochs": 0}},
+        {"config": {"fine_tune_lr_scale": 0}},
+        {"config": {"fine_tune_warmup": "a tenth"}},
+    ):
         response = client.post(
             f"/api/projects/{project.pk}/jobs/", {"type": "training", "params": params}, format="json"
         )
         assert response.status_code == 400, params
+        assert response.json()["detail"], params
 
 
 @pytest.mark.django_db(transaction=True)

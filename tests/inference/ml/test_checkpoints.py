@@ -12,7 +12,7 @@ from inference.ml.checkpoints import (
     read_checkpoint,
     save_checkpoint,
 )
-from inference.ml.config import SegmentationConfig
+from inference.ml.config import LEGACY_VALUES, SegmentationConfig
 from inference.ml.networks import build_network
 from inference.ml.predict import load_model
 from inference.ml.schema import schema_from_rows
@@ -93,12 +93,14 @@ def test_other_files_are_refused_with_a_sentence(tmp_path):
 def test_a_checkpoint_from_before_the_normalisation_setting_keeps_its_behaviour_and_id(tmp_path, tiny_schema):
     path = _save(tmp_path / "model.pt", tiny_schema)
     stored = read_checkpoint(path).metadata.to_dict()
-    del stored["config"]["normalisation"]  # as every checkpoint made before the setting existed
+    for key in LEGACY_VALUES:  # as every checkpoint made before these settings existed
+        del stored["config"][key]
     old_text = json.dumps(stored["config"], sort_keys=True, separators=(",", ":"))
     old_digest = hashlib.sha256(old_text.encode()).hexdigest()
 
     metadata = CheckpointMetadata.from_dict(stored)
     assert metadata.config.normalisation == "clipped"
+    assert metadata.config.fine_tune_lr_scale == 1.0 and metadata.config.fine_tune_warmup == 0.0
     assert metadata.config.digest == old_digest  # so its model id is the one it always had
     # A config file is read against today's defaults; the two normalisations are different models.
     assert SegmentationConfig.from_dict(stored["config"]).normalisation == "zscore"

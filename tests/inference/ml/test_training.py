@@ -128,3 +128,21 @@ def test_fine_tuning_keeps_the_parents_calibrated_post_processing(tmp_path, tiny
     assert kept == {"lesion_threshold": 0.4, "min_lesion_volume_mm3": 50.0}
     fresh = train(config, tiny_dataset[:2], tmp_path / "fresh", schema=tiny_schema)
     assert read_checkpoint(fresh.last_checkpoint).metadata.postprocess == {}
+
+
+def test_fine_tuning_warms_up_to_a_share_of_the_rate():
+    from inference.ml.training import _learning_rate
+
+    config = TINY_CONFIG.replace(learning_rate=1e-2, fine_tune_lr_scale=0.1, fine_tune_warmup=0.1)
+    scratch = [_learning_rate(config, step, 100) for step in range(100)]
+    tuned = [_learning_rate(config, step, 100, fine_tune=True) for step in range(100)]
+    assert scratch[0] == 1e-2  # training from scratch is untouched
+    assert tuned[0] == pytest.approx(1e-2 * 0.1 / 10)  # one tenth of the way up the ramp
+    assert tuned[:10] == sorted(tuned[:10])
+    assert tuned[9] == pytest.approx(0.1 * scratch[9])  # the ramp ends after a tenth of the steps
+    assert tuned[50] == pytest.approx(0.1 * scratch[50])
+    # Checkpoints from before these settings fine-tune as they always did: full rate, no ramp.
+    legacy = TINY_CONFIG.replace(learning_rate=1e-2)
+    assert [_learning_rate(legacy, s, 100, fine_tune=True) for s in range(100)] == scratch
+    with pytest.raises(ValueError, match="fine_tune_lr_scale"):
+        TINY_CONFIG.replace(fine_tune_lr_scale=0.0)
