@@ -97,7 +97,8 @@ class InferenceSettings:
     overlap: float = SegmentationConfig.overlap  # sliding-window overlap
     # Average the lesion head over the input and its left-right mirror image. Lesions have no
     # side, so the mirrored pass is a second opinion on every voxel; the structure head is
-    # lateralised (left and right labels) and keeps the unmirrored pass.
+    # lateralised (left and right labels) and keeps the unmirrored pass. Calibration keeps it only
+    # where it gains: a model that never saw mirrored heads can miss a lacune in the mirror image.
     mirror_lesion: bool = False
     # Drop lesion components with no voxel within this distance of the predicted brain (any
     # structure label); 0: keep all. With the skull on, the field of view holds scalp, orbits,

@@ -174,9 +174,13 @@ def learn_report_phrasing(snapshot: DatasetSnapshot) -> Any:
     return learn_phrasebook(outcomes)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def clean_training_params(project: Project | None, params: dict[str, Any]) -> dict[str, Any]:
     weight = params.get("pseudo_label_weight", 0.3)
-    if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0 <= weight <= 1:
+    if not _is_number(weight) or not 0 <= weight <= 1:
         raise InvalidInput("pseudo_label_weight must be a number from 0 to 1.")
     overrides = params.get("config", {})
     if not isinstance(overrides, dict) or set(overrides) - CONFIG_OVERRIDES:
@@ -184,14 +188,12 @@ def clean_training_params(project: Project | None, params: dict[str, Any]) -> di
     epochs = overrides.get("epochs")
     if epochs is not None and not (isinstance(epochs, int) and 1 <= epochs <= 1000):
         raise InvalidInput("config.epochs must be a whole number from 1 to 1000.")
-    for key, low, low_open in (("fine_tune_lr_scale", 0.0, True), ("fine_tune_warmup", 0.0, False)):
-        value = overrides.get(key)
-        if value is None:
-            continue
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not number or value > 1 or value < low or (low_open and value == low):
-            bound = "above 0" if low_open else "from 0"
-            raise InvalidInput(f"config.{key} must be a number {bound} to 1.")
+    scale = overrides.get("fine_tune_lr_scale")
+    if scale is not None and not (_is_number(scale) and 0 < scale <= 1):
+        raise InvalidInput("config.fine_tune_lr_scale must be a number above 0 and at most 1.")
+    warmup = overrides.get("fine_tune_warmup")
+    if warmup is not None and not (_is_number(warmup) and 0 <= warmup <= 1):
+        raise InvalidInput("config.fine_tune_warmup must be a number from 0 to 1.")
     for flag in ("auto_promote", "evaluate_embedding", "fine_tune"):
         if flag in params and not isinstance(params[flag], bool):
             raise InvalidInput(f"{flag} must be true or false.")
