@@ -87,7 +87,7 @@ def lesion_dice_by_setting(
     }
 
 
-def choose(table: dict[tuple, SettingScore], tolerance: float = 0.02) -> tuple:
+def choose(table: dict[tuple[float, float, bool], SettingScore], tolerance: float = 0.02) -> tuple[float, float, bool]:
     """Best lesion Dice; among settings within ``tolerance`` of it, the fewest false alarms in
     lesion-free cases, then without the mirrored pass (keys ``(cut-off, size, mirror)``; it costs
     a second network pass), then the cut-off nearest 0.5 and the smallest component size.
@@ -101,7 +101,7 @@ def choose(table: dict[tuple, SettingScore], tolerance: float = 0.02) -> tuple:
         close,
         key=lambda key: (
             table[key].healthy_false_positive,
-            bool(key[2]) if len(key) > 2 else False,
+            key[2],
             abs(key[0] - 0.5),
             key[1],
         ),
