@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 
 DEFAULT_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8)
 DEFAULT_MIN_VOLUMES = (20.0, 50.0, 100.0, 200.0)  # mm³
+# Border refinement onto the images (``postprocess.refine_lesions_to_images``): (margin in mm, trim).
+# Off, grow only, grow and trim; 3 mm is a voxel and a half of the 2 mm grid on either side.
+DEFAULT_REFINEMENTS: tuple[tuple[float, bool], ...] = ((0.0, False), (3.0, False), (3.0, True))
+Key = tuple[float, float, float, bool]  # cut-off, smallest component (mm³), refinement margin (mm), trim
 
 
 @dataclass(frozen=True)
@@ -49,20 +53,22 @@ def lesion_dice_by_setting(
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
     min_volumes_mm3: Sequence[float] = DEFAULT_MIN_VOLUMES,
     settings: InferenceSettings | None = None,
-) -> dict[tuple[float, float], SettingScore]:
-    """Per (cut-off, smallest kept component): lesion Dice on the native grid, and how often a
-    lesion-free case keeps a false positive (windows and mirroring as ``settings`` say)."""
+    refinements: Sequence[tuple[float, bool]] = ((0.0, False),),
+) -> dict[Key, SettingScore]:
+    """Per (cut-off, smallest kept component, border refinement): lesion Dice on the native grid,
+    and how often a lesion-free case keeps a false positive (windows and mirroring as ``settings``
+    say)."""
     import torch
 
     from inference.ml.metrics.segmentation import lesion_scores, mean_over_cases
-    from inference.ml.postprocess import remove_small_lesions
-    from inference.ml.predict import predict_prepared
+    from inference.ml.postprocess import refine_lesions_to_images, remove_small_lesions
+    from inference.ml.predict import images_on_grid, predict_prepared
     from inference.ml.preprocess import prepare_case
     from inference.ml.resample import NativeSampler
 
-    keys = [(t, v) for t in thresholds for v in min_volumes_mm3]
-    dice: dict[tuple[float, float], list[float | None]] = {key: [] for key in keys}
-    false_positive: dict[tuple[float, float], list[float]] = {key: [] for key in keys}
+    keys = [(t, v, m, trim) for t in thresholds for v in min_volumes_mm3 for m, trim in refinements]
+    dice: dict[Key, list[float | None]] = {key: [] for key in keys}
+    false_positive: dict[Key, list[float]] = {key: [] for key in keys}
     for case in cases:
         if case.lesion is None:
             continue
@@ -71,26 +77,40 @@ def lesion_dice_by_setting(
         prepared = prepare_case(volumes, model.config)
         _, lesion_prob, _ = predict_prepared(model, prepared, settings=settings)
         sampler = NativeSampler(prepared.model_grid, prepared.native_grid)
-        voxel_mm3 = float(np.prod(prepared.native_grid.spacing))
+        spacing = prepared.native_grid.spacing
+        voxel_mm3 = float(np.prod(spacing))
+        images = images_on_grid(
+            {name: image for name, image in volumes.items() if name in model.config.modalities}, prepared.native_grid
+        )
         p_lesion = 1.0 - lesion_prob[0]
         for threshold in thresholds:
             predicted = sampler.labels(torch.stack([torch.full_like(p_lesion, threshold), p_lesion])) > 0
-            for min_volume in min_volumes_mm3:
-                kept = remove_small_lesions(predicted, voxel_volume_mm3=voxel_mm3, min_volume_mm3=min_volume)
-                if truth.any():
-                    dice[(threshold, min_volume)].append(lesion_scores(kept, truth).dice)
-                else:
-                    false_positive[(threshold, min_volume)].append(float(kept.any()))
+            for margin, trim in refinements:
+                refined = predicted
+                if margin > 0:
+                    refined = refine_lesions_to_images(predicted, images, spacing, margin_mm=margin, trim=trim)
+                for min_volume in min_volumes_mm3:
+                    kept = remove_small_lesions(refined, voxel_volume_mm3=voxel_mm3, min_volume_mm3=min_volume)
+                    key = (threshold, min_volume, margin, trim)
+                    if truth.any():
+                        dice[key].append(lesion_scores(kept, truth).dice)
+                    else:
+                        false_positive[key].append(float(kept.any()))
     return {
         key: SettingScore(mean_over_cases(dice[key]) or 0.0, float(np.mean(false_positive[key] or [0.0])))
         for key in keys
     }
 
 
-def choose(table: dict[tuple[float, float, bool], SettingScore], tolerance: float = 0.02) -> tuple[float, float, bool]:
+TableKey = tuple[float, float, bool, float, bool]  # cut-off, smallest component, mirror, refine margin, trim
+
+
+def choose(table: dict[TableKey, SettingScore], tolerance: float = 0.02) -> TableKey:
     """Best lesion Dice; among settings within ``tolerance`` of it, the fewest false alarms in
-    lesion-free cases, then without the mirrored pass (keys ``(cut-off, size, mirror)``; it costs
-    a second network pass), then the cut-off nearest 0.5 and the smallest component size.
+    lesion-free cases, then without the mirrored pass (it costs a second network pass), then the
+    network's own borders over refined ones and growing over trimming (the less the setting
+    changes, the better, when the data cannot tell), then the cut-off nearest 0.5 and the
+    smallest component size. Keys are ``(cut-off, size, mirror, refine margin, trim)``.
 
     A validation split holds about ten lesion cases, so Dice differences of a hundredth are noise:
     the tolerance keeps the choice near the untuned default unless the data clearly say otherwise.
@@ -102,9 +122,25 @@ def choose(table: dict[tuple[float, float, bool], SettingScore], tolerance: floa
         key=lambda key: (
             table[key].healthy_false_positive,
             key[2],
+            key[3] > 0,
+            key[4],
             abs(key[0] - 0.5),
             key[1],
         ),
+    )
+
+
+def _refinement_words(margin: float, trim: bool) -> str:
+    if margin <= 0:
+        return "as the network drew them"
+    return f"refined onto the images within {margin:g} mm ({'grown or trimmed' if trim else 'grown only'})"
+
+
+def describe(key: TableKey) -> str:
+    threshold, min_volume, mirror, margin, trim = key
+    return (
+        f"{'mirrored, ' if mirror else ''}p(lesion) > {threshold:.2f}, components ≥ {min_volume:g} mm³, "
+        f"borders {_refinement_words(margin, trim)}"
     )
 
 
@@ -121,6 +157,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="average the lesion head over the input and its left-right mirror image (default: score both, "
         "keep the mirrored pass only if it gains more than the tolerance)",
+    )
+    parser.add_argument(
+        "--refine",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="move lesion borders onto the edges in the images (default: score off, grow and grow-and-trim, "
+        "keep the best; --no-refine: off)",
     )
     parser.add_argument(
         "--brain-reach",
@@ -145,20 +188,25 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     model = load_model(args.model, device="cpu")
     cases = read_dataset(args.data)[args.split]
-    table: dict[tuple[float, float, bool], SettingScore] = {}
+    refinements = {
+        None: DEFAULT_REFINEMENTS,
+        True: tuple(r for r in DEFAULT_REFINEMENTS if r[0] > 0),
+        False: ((0.0, False),),
+    }[args.refine]
+    table: dict[TableKey, SettingScore] = {}
     for mirror in [False, True] if args.mirror is None else [args.mirror]:
         settings = InferenceSettings(overlap=args.overlap, mirror_lesion=mirror, lesion_brain_reach_mm=args.brain_reach)
-        for (threshold, min_volume), score in lesion_dice_by_setting(model, cases, settings=settings).items():
-            table[(threshold, min_volume, mirror)] = score
-    for (threshold, min_volume, mirror), score in table.items():
+        scores = lesion_dice_by_setting(model, cases, settings=settings, refinements=refinements)
+        for (threshold, min_volume, margin, trim), score in scores.items():
+            table[(threshold, min_volume, mirror, margin, trim)] = score
+    for key, score in table.items():
         print(
-            f"  {'mirrored, ' if mirror else ''}p(lesion) > {threshold:.2f}, components ≥ {min_volume:g} mm³: "
-            f"lesion Dice {score.lesion_dice:.3f}, "
+            f"  {describe(key)}: lesion Dice {score.lesion_dice:.3f}, "
             f"false alarm in {score.healthy_false_positive:.0%} of lesion-free cases",
             file=sys.stderr,
         )
     best = choose(table)
-    mirror = bool(best[2])
+    mirror, margin, trim = bool(best[2]), float(best[3]), bool(best[4])
     loaded = read_checkpoint(args.model)
     postprocess = {
         "lesion_threshold": float(best[0]),
@@ -166,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         "overlap": float(args.overlap),
         "mirror_lesion": float(mirror),
         "lesion_brain_reach_mm": float(args.brain_reach),
+        "lesion_refine_margin_mm": margin,
+        "lesion_refine_trim": float(trim),
         "calibration_val_lesion_dice": float(table[best].lesion_dice),
     }
     metadata = replace(loaded.metadata, postprocess=postprocess)
@@ -176,20 +226,21 @@ def main(argv: list[str] | None = None) -> int:
         record["metadata"] = metadata.to_dict()
         record["calibration"] = {
             "split": args.split,
-            "scores": {
-                f"{'mirrored, ' if m else ''}p>{t:g}, >={v:g}mm3": vars(score) for (t, v, m), score in table.items()
-            },
+            "scores": {describe(key): vars(score) for key, score in table.items()},
             "chosen": {"lesion_threshold": best[0], "min_lesion_volume_mm3": best[1]},
             "inference": {
                 "overlap": args.overlap,
                 "mirror_lesion": mirror,
                 "lesion_brain_reach_mm": args.brain_reach,
+                "lesion_refine_margin_mm": margin,
+                "lesion_refine_trim": trim,
             },
         }
         summary.write_text(json.dumps(record, indent=1))
     print(
         f"{args.model}: lesion_threshold {best[0]}, min_lesion_volume_mm3 {best[1]:g}, overlap {args.overlap:g}, "
-        f"mirror {'on' if mirror else 'off'}, lesions within {args.brain_reach:g} mm of the brain "
+        f"mirror {'on' if mirror else 'off'}, lesions within {args.brain_reach:g} mm of the brain, "
+        f"borders {_refinement_words(margin, trim)} "
         f"(lesion Dice {table[best].lesion_dice:.3f} on {args.split})"
     )
     return 0

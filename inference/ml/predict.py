@@ -20,9 +20,14 @@ from scipy import ndimage
 from inference.ml.checkpoints import CheckpointMetadata, read_checkpoint
 from inference.ml.config import SegmentationConfig
 from inference.ml.networks import TwoHeadSegmenter, autocast, build_network, default_device, enable_mc_dropout
-from inference.ml.postprocess import keep_largest_structure_components, lesions_reaching, remove_small_lesions
-from inference.ml.preprocess import Grid, PreparedCase, network_input, prepare_case
-from inference.ml.resample import NativeSampler
+from inference.ml.postprocess import (
+    keep_largest_structure_components,
+    lesions_reaching,
+    refine_lesions_to_images,
+    remove_small_lesions,
+)
+from inference.ml.preprocess import Grid, PreparedCase, network_input, prepare_case, volume_data
+from inference.ml.resample import NativeSampler, values_on_native_grid
 from inference.ml.schema import LabelSchema
 
 
@@ -106,6 +111,12 @@ class InferenceSettings:
     # positives land there. Lesions of the brain or its coverings touch the brain (a meningioma
     # sits on it), so a few millimetres keep them all.
     lesion_brain_reach_mm: float = 0.0
+    # Move lesion borders onto the edges the images show at native resolution, within this many
+    # millimetres of the network's border (0: off), and with ``lesion_refine_trim`` also pull them
+    # in (``postprocess.refine_lesions_to_images``). The network's grid is coarser than most
+    # scans, and a small lesion's border drawn on it misses the visible edge by a voxel all round.
+    lesion_refine_margin_mm: float = 0.0
+    lesion_refine_trim: bool = False
 
     @classmethod
     def of(cls, metadata: CheckpointMetadata) -> InferenceSettings:
@@ -117,6 +128,8 @@ class InferenceSettings:
             overlap=float(stored.get("overlap", config.overlap)),
             mirror_lesion=bool(stored.get("mirror_lesion", 0.0)),
             lesion_brain_reach_mm=float(stored.get("lesion_brain_reach_mm", 0.0)),
+            lesion_refine_margin_mm=float(stored.get("lesion_refine_margin_mm", 0.0)),
+            lesion_refine_trim=bool(stored.get("lesion_refine_trim", 0.0)),
         )
 
 
@@ -165,6 +178,19 @@ def _native_image(data: np.ndarray, reference: nib.Nifti1Image) -> nib.Nifti1Ima
     image.set_sform(affine, code=int(header["sform_code"]) or 1)
     image.header.set_xyzt_units("mm")
     return image
+
+
+def images_on_grid(volumes: Mapping[str, nib.Nifti1Image], grid: Grid) -> dict[str, np.ndarray]:
+    """Every volume's intensities on ``grid``: as stored where it shares the grid (the usual case
+    for one series' sequences), trilinearly resampled through the affines where it does not."""
+    images = {}
+    for name, image in volumes.items():
+        own = Grid.of(image)
+        data = volume_data(image)
+        if own.shape != grid.shape or not np.allclose(own.affine, grid.affine, atol=1e-4):
+            data = values_on_native_grid(data, own, grid, order=1)
+        images[name] = np.nan_to_num(data, copy=False)
+    return images
 
 
 def _label_dtype(max_label: int) -> type[np.integer]:
@@ -304,6 +330,17 @@ def predict_case(
     structure = structure_lut[structure_channels]
     lesion = np.where(lesion_any, lesion_lut[lesion_type_channels], 0)
     voxel_mm3 = float(np.prod(native.spacing))
+    # Borders are refined before small components are dropped: a lacune's core can be a few
+    # voxels above the cut-off, and the image decides whether it is a lesion's core (it has an
+    # edge to grow to) or speckle (it does not, stays small and goes).
+    if settings.lesion_refine_margin_mm > 0 and lesion.any():
+        lesion = refine_lesions_to_images(
+            lesion,
+            images_on_grid({name: volumes[name] for name in config.modalities if name in volumes}, native),
+            native.spacing,
+            margin_mm=settings.lesion_refine_margin_mm,
+            trim=settings.lesion_refine_trim,
+        )
     lesion = remove_small_lesions(lesion, voxel_volume_mm3=voxel_mm3, min_volume_mm3=settings.min_lesion_volume_mm3)
     if config.keep_largest_structure_component:
         structure = keep_largest_structure_components(structure)

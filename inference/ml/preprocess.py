@@ -64,7 +64,8 @@ class PreparedCase:
         return tuple(name for name, ok in zip(self.modalities, self.available, strict=True) if not ok)
 
 
-def _volume_data(image: nib.Nifti1Image) -> np.ndarray:
+def volume_data(image: nib.Nifti1Image) -> np.ndarray:
+    """A volume's voxels as float32, 3-D (a trailing axis of one is dropped); anything else is refused."""
     data = np.asarray(image.dataobj, dtype=np.float32)
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
@@ -190,7 +191,7 @@ def prepare_case(
     if reference not in volumes:
         raise PreprocessError(f"reference volume {reference!r} is not among the case's volumes")
     ref_img = volumes[reference]
-    ref_data = _volume_data(ref_img)
+    ref_data = volume_data(ref_img)
     ref_mask = foreground_mask(ref_data)
     grid = model_grid_for(ref_img, ref_mask, config)
 
@@ -201,7 +202,7 @@ def prepare_case(
     for name in config.modalities:
         if name not in usable:
             continue
-        data = ref_data if name == reference else _volume_data(usable[name])
+        data = ref_data if name == reference else volume_data(usable[name])
         mask = ref_mask if name == reference else foreground_mask(data)
         resampled[name] = resample_to_grid(usable[name], grid, order=1, data=data)
         # Linear, not nearest: nearest-neighbour ties break differently for a flipped (LAS) grid.

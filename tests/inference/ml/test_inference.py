@@ -77,8 +77,16 @@ def test_calibration_scores_every_setting_and_is_stored(tiny_model_path, tiny_da
     from inference.ml.checkpoints import read_checkpoint
 
     model = load_model(tiny_model_path, device="cpu")
-    table = lesion_dice_by_setting(model, tiny_dataset[:2], thresholds=(0.5, 0.7), min_volumes_mm3=(10.0, 50.0))
-    assert set(table) == {(0.5, 10.0), (0.5, 50.0), (0.7, 10.0), (0.7, 50.0)}
+    table = lesion_dice_by_setting(
+        model,
+        tiny_dataset[:2],
+        thresholds=(0.5, 0.7),
+        min_volumes_mm3=(10.0, 50.0),
+        refinements=((0.0, False), (3.0, True)),
+    )
+    assert set(table) == {
+        (t, v, m, trim) for t in (0.5, 0.7) for v in (10.0, 50.0) for m, trim in ((0.0, False), (3.0, True))
+    }
     assert all(0.0 <= v.lesion_dice <= 1.0 and 0.0 <= v.healthy_false_positive <= 1.0 for v in table.values())
 
     copy = tmp_path / "model.pt"
@@ -90,11 +98,17 @@ def test_calibration_scores_every_setting_and_is_stored(tiny_model_path, tiny_da
     assert {"lesion_threshold", "min_lesion_volume_mm3"} <= set(post)
     # The cut-off was chosen under these inference settings, so they travel with it.
     assert post["overlap"] == 0.5 and post["mirror_lesion"] in (0.0, 1.0) and post["lesion_brain_reach_mm"] == 4.0
+    assert post["lesion_refine_margin_mm"] in (0.0, 3.0) and post["lesion_refine_trim"] in (0.0, 1.0)
     assert main(["--model", str(copy), "--data", str(root), "--mirror"]) == 0
     assert read_checkpoint(copy).metadata.postprocess["mirror_lesion"] == 1.0
     assert main(["--model", str(copy), "--data", str(root), "--no-mirror", "--overlap", "0.25"]) == 0
     post = read_checkpoint(copy).metadata.postprocess
     assert post["overlap"] == 0.25 and post["mirror_lesion"] == 0.0
+    assert main(["--model", str(copy), "--data", str(root), "--no-mirror", "--no-refine"]) == 0
+    post = read_checkpoint(copy).metadata.postprocess
+    assert post["lesion_refine_margin_mm"] == 0.0 and post["lesion_refine_trim"] == 0.0
+    assert main(["--model", str(copy), "--data", str(root), "--no-mirror", "--refine"]) == 0
+    assert read_checkpoint(copy).metadata.postprocess["lesion_refine_margin_mm"] == 3.0
 
 
 def test_calibration_keeps_the_mirrored_pass_only_when_it_clearly_gains():
@@ -102,16 +116,31 @@ def test_calibration_keeps_the_mirrored_pass_only_when_it_clearly_gains():
 
     def table(plain: float, mirrored: float) -> dict:
         return {
-            (0.5, 20.0, False): SettingScore(plain, 0.0),
-            (0.5, 20.0, True): SettingScore(mirrored, 0.0),
-            (0.6, 20.0, False): SettingScore(plain - 0.005, 0.0),
+            (0.5, 20.0, False, 0.0, False): SettingScore(plain, 0.0),
+            (0.5, 20.0, True, 0.0, False): SettingScore(mirrored, 0.0),
+            (0.6, 20.0, False, 0.0, False): SettingScore(plain - 0.005, 0.0),
         }
 
-    assert choose(table(0.850, 0.853)) == (0.5, 20.0, False)  # a second network pass for noise
-    assert choose(table(0.820, 0.853)) == (0.5, 20.0, True)
+    assert choose(table(0.850, 0.853)) == (0.5, 20.0, False, 0.0, False)  # a second network pass for noise
+    assert choose(table(0.820, 0.853)) == (0.5, 20.0, True, 0.0, False)
     # Fewer false alarms in lesion-free cases come first, mirrored or not.
     noisy = {key: SettingScore(score.lesion_dice, 0.0 if key[2] else 0.5) for key, score in table(0.85, 0.853).items()}
-    assert choose(noisy) == (0.5, 20.0, True)
+    assert choose(noisy) == (0.5, 20.0, True, 0.0, False)
+
+
+def test_calibration_refines_borders_only_when_it_clearly_gains_and_prefers_growing_to_trimming():
+    from inference.ml.calibrate import SettingScore, choose
+
+    def table(off: float, grow: float, trim: float) -> dict:
+        return {
+            (0.5, 20.0, False, 0.0, False): SettingScore(off, 0.0),
+            (0.5, 20.0, False, 3.0, False): SettingScore(grow, 0.0),
+            (0.5, 20.0, False, 3.0, True): SettingScore(trim, 0.0),
+        }
+
+    assert choose(table(0.850, 0.860, 0.865)) == (0.5, 20.0, False, 0.0, False)
+    assert choose(table(0.850, 0.900, 0.915)) == (0.5, 20.0, False, 3.0, False)
+    assert choose(table(0.850, 0.880, 0.940)) == (0.5, 20.0, False, 3.0, True)
 
 
 def test_calibration_refuses_an_overlap_outside_0_to_1_before_reading_anything(tmp_path, capsys):
@@ -136,8 +165,13 @@ def test_inference_settings_come_from_the_checkpoint_with_defaults_for_older_one
         overlap=meta.config.overlap,
         mirror_lesion=False,
     )
+    assert old.lesion_refine_margin_mm == 0.0 and not old.lesion_refine_trim  # older checkpoints: borders as drawn
     stored = {"lesion_threshold": 0.6, "min_lesion_volume_mm3": 50.0, "overlap": 0.5, "mirror_lesion": 1.0}
     assert InferenceSettings.of(replace(meta, postprocess=stored)) == InferenceSettings(0.6, 50.0, 0.5, True)
+    stored |= {"lesion_brain_reach_mm": 4.0, "lesion_refine_margin_mm": 3.0, "lesion_refine_trim": 1.0}
+    assert InferenceSettings.of(replace(meta, postprocess=stored)) == InferenceSettings(
+        0.6, 50.0, 0.5, True, 4.0, 3.0, True
+    )
 
 
 @pytest.mark.parametrize("side", ["left", "right"])
@@ -214,3 +248,32 @@ def test_inference_drops_a_lesion_outside_the_predicted_brain(tiny_model):
     assert InferenceSettings.of(replace(meta, postprocess={})).lesion_brain_reach_mm == 0.0
     stored = InferenceSettings.of(replace(meta, postprocess={"lesion_brain_reach_mm": 4.0}))
     assert stored.lesion_brain_reach_mm == 4.0
+
+
+def test_inference_refines_lesion_borders_when_the_checkpoint_says_so(tiny_model):
+    from dataclasses import replace
+
+    case = make_case(46)
+    truth = np.asarray(case.lesion.dataobj)
+    plain = predict_case(tiny_model, case.volumes)
+    stored = {"lesion_refine_margin_mm": 3.0, "lesion_refine_trim": 1.0}
+    refining = replace(tiny_model, metadata=replace(tiny_model.metadata, postprocess=stored))
+    refined = predict_case(refining, case.volumes)
+    before = dice(np.asarray(plain.lesion.dataobj) > 0, truth > 0)
+    after = dice(np.asarray(refined.lesion.dataobj) > 0, truth > 0)
+    assert not np.array_equal(np.asarray(plain.lesion.dataobj), np.asarray(refined.lesion.dataobj))
+    # The synthetic lesion's edge is sharp in every sequence, so the refined border is on it.
+    assert after > max(before, 0.9), (before, after)
+
+
+def test_images_on_the_reference_grid_come_as_stored_or_resampled_through_the_affines():
+    from inference.ml.predict import images_on_grid
+    from inference.ml.preprocess import Grid
+
+    case = make_case(47)
+    flair = case.volumes["FLAIR"]
+    grid = Grid.of(flair)
+    images = images_on_grid({"FLAIR": flair, "T2": to_las(case.volumes["T2"])}, grid)
+    assert np.array_equal(images["FLAIR"], np.asarray(flair.dataobj))
+    # A LAS copy lands back voxel for voxel (integer shift, so trilinear sampling is exact).
+    assert np.allclose(images["T2"], np.asarray(case.volumes["T2"].dataobj), atol=1e-3)
