@@ -14,7 +14,7 @@ Modules, one concern each:
 - ``datasets``: training cases on disk and the cache of their preprocessed arrays
 - ``training`` / ``train`` / ``curves``: the resumable training loop, its command line, its figure
 - ``predict``: sliding-window inference for one case on its native grid
-- ``postprocess``: connected components, small-component removal
+- ``postprocess``: connected components, small-component removal, lesion borders refined onto the images
 - ``report``: lesion features, sentences grounded in label ids, the consistency checker
 - ``metrics``: segmentation and report metrics
 """

@@ -10,7 +10,10 @@ default, as nnU-Net runs its models), left-right mirroring of the lesion head (s
 without; kept only if it gains more than the tolerance, as it costs a second network pass and
 halves p(lesion) on a lacune the mirrored view misses), and how far
 from the predicted brain a lesion component may lie (4 mm by default; components are found at
-p > 0.5 while calibrating, at the chosen cut-off afterwards).
+p > 0.5 while calibrating, at the chosen cut-off afterwards). Whether lesion borders are refined
+onto the images (off, grown only, grown or trimmed; ``postprocess.refine_lesions_to_images``) is
+scored beside every cut-off: how much it gains depends on how sharp the lesions' edges are in a
+site's scans, which only its validation cases can say.
 
     python -m inference.ml.calibrate --model inference/weights/demo-model.pt --data var/demo-train
 """

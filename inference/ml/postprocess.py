@@ -1,4 +1,5 @@
-"""Connected-component clean-up of predicted masks, and the lesion component numbering.
+"""Clean-up of predicted masks (connected components, borders moved onto the images), and the lesion
+component numbering.
 
 The numbering of lesion components is shared by the report generator, the consistency checker and
 the editor: component 1 is the largest lesion, ties broken by position, so "lesion component 2"
