@@ -111,9 +111,11 @@ TableKey = tuple[float, float, bool, float, bool]  # cut-off, smallest component
 def choose(table: dict[TableKey, SettingScore], tolerance: float = 0.02) -> TableKey:
     """Best lesion Dice; among settings within ``tolerance`` of it, the fewest false alarms in
     lesion-free cases, then without the mirrored pass (it costs a second network pass), then the
-    network's own borders over refined ones and growing over trimming (the less the setting
-    changes, the better, when the data cannot tell), then the cut-off nearest 0.5 and the
-    smallest component size. Keys are ``(cut-off, size, mirror, refine margin, trim)``.
+    network's own borders over refined ones, then the cut-off nearest 0.5, then growing over
+    trimming, then the smallest component size. Keys are ``(cut-off, size, mirror, refine margin,
+    trim)``. The cut-off comes before the kind of refinement because it decides which lesions are
+    found at all (a lacune's core can sit just under a raised cut-off), while trimming only moves
+    a border the refinement has already bounded to its margin.
 
     A validation split holds about ten lesion cases, so Dice differences of a hundredth are noise:
     the tolerance keeps the choice near the untuned default unless the data clearly say otherwise.
@@ -126,8 +128,8 @@ def choose(table: dict[TableKey, SettingScore], tolerance: float = 0.02) -> Tabl
             table[key].healthy_false_positive,
             key[2],
             key[3] > 0,
-            key[4],
             abs(key[0] - 0.5),
+            key[4],
             key[1],
         ),
     )

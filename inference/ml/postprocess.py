@@ -108,18 +108,25 @@ def refine_lesions_to_images(
     there, and a border drawn at that grid lands a voxel beside the visible edge all round. The
     images themselves hold the edge: per component, the sequence in which it stands out most from
     a shell of surrounding tissue (``ring_mm`` wide, beyond ``margin_mm``) sets a cut-off halfway
-    between the two medians, and the component becomes the voxels on its side of that cut-off
-    within ``margin_mm`` of it that connect to it (holes filled, so a dark necrotic core stays).
-    Without ``trim`` the component only grows. A component whose best contrast is under
-    ``min_contrast`` robust standard deviations of its surroundings is left as the network drew it:
-    there is no edge to move it to. Added voxels take the lesion type of the nearest voxel of
-    the component; components never take over each other's voxels. ``images`` are arrays on the
-    lesion mask's grid (any subset of the sequences).
+    between the two medians. The border then moves onto that cut-off by at most ``margin_mm``:
+    outward over voxels on the component's side of it that connect to it, and with ``trim`` also
+    inward, over voxels on the other side within ``margin_mm`` of the outside (deeper voxels, such
+    as an oedema the chosen sequence does not show, stay; so does a hole, such as a dark necrotic
+    core). A component whose best contrast is under ``min_contrast`` robust standard deviations of
+    its surroundings is left as the network drew it: there is no edge to move it to. Zero is
+    outside the head (skull-stripped scans) and never joins a lesion, nor do non-finite values.
+
+    Added voxels take the lesion type of the nearest voxel of the component; components never
+    take over each other's voxels (larger ones go first), though two may grow until they touch.
+    ``images`` are arrays on the lesion mask's grid (any subset of the sequences).
     """
     lesion = np.asarray(lesion)
+    for name, image in images.items():
+        if image.shape != lesion.shape:
+            raise ValueError(f"image {name!r} has shape {image.shape}, the lesion mask {lesion.shape}")
     if margin_mm <= 0 or not images or not lesion.any():
         return lesion.copy()
-    components, count = lesion_components(lesion)
+    components, _ = lesion_components(lesion)
     out = lesion.copy()
     pad = [int(np.ceil((margin_mm + ring_mm) / s)) + 1 for s in spacing]
     neighbours = np.ones((3, 3, 3), dtype=bool)  # the 26-connectivity of LESION_CONNECTIVITY
@@ -137,10 +144,12 @@ def refine_lesions_to_images(
         best: tuple[float, np.ndarray, float] | None = None  # contrast, the image's box, cut-off
         for image in images.values():
             values = image[box]
-            around = values[ring & (values != 0)]  # zero: outside a skull-stripped head
-            if around.size < 10:
+            usable = (values != 0) & np.isfinite(values)
+            around = values[ring & usable]
+            inside = values[own & usable]
+            if around.size < 10 or inside.size == 0:
                 continue
-            inside_median = float(np.median(values[own]))
+            inside_median = float(np.median(inside))
             around_median = float(np.median(around))
             spread = 1.4826 * float(np.median(np.abs(around - around_median))) + 1e-6
             contrast = (inside_median - around_median) / spread
@@ -149,13 +158,17 @@ def refine_lesions_to_images(
         if best is None or abs(best[0]) < min_contrast:
             continue
         contrast, values, cut = best
-        like = near & (np.sign(contrast) * (values - cut) > 0)
+        like = near & (values != 0) & np.isfinite(values) & (np.sign(contrast) * (values - cut) > 0)
         pieces, _ = ndimage.label(like, structure=neighbours)
         touching = np.unique(pieces[own & like])
         refined = np.isin(pieces, touching[touching > 0])
-        if not trim:
+        if trim:
+            depth = ndimage.distance_transform_edt(own, sampling=spacing)
+            refined |= own & (depth > margin_mm)
+        else:
             refined |= own
-        refined = ndimage.binary_fill_holes(refined) & ~others
+        refined |= ndimage.binary_fill_holes(refined) & (near | own)
+        refined &= ~others
         view = out[box]
         types = view[tuple(nearest)]
         added = refined & ~own

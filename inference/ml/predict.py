@@ -189,7 +189,9 @@ def images_on_grid(volumes: Mapping[str, nib.Nifti1Image], grid: Grid) -> dict[s
         data = volume_data(image)
         if own.shape != grid.shape or not np.allclose(own.affine, grid.affine, atol=1e-4):
             data = values_on_native_grid(data, own, grid, order=1)
-        images[name] = np.nan_to_num(data, copy=False)
+        if not np.isfinite(data).all():  # a copy: the caller's volume stays as it was
+            data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
+        images[name] = data
     return images
 
 

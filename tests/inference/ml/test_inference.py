@@ -1,5 +1,6 @@
 """Inference on non-RAS inputs, compared with the ground truth of the same grid (not with itself)."""
 
+import nibabel as nib
 import numpy as np
 import pytest
 
@@ -128,7 +129,7 @@ def test_calibration_keeps_the_mirrored_pass_only_when_it_clearly_gains():
     assert choose(noisy) == (0.5, 20.0, True, 0.0, False)
 
 
-def test_calibration_refines_borders_only_when_it_clearly_gains_and_prefers_growing_to_trimming():
+def test_calibration_refines_borders_only_when_it_clearly_gains_and_keeps_the_cut_off_near_its_default():
     from inference.ml.calibrate import SettingScore, choose
 
     def table(off: float, grow: float, trim: float) -> dict:
@@ -141,6 +142,9 @@ def test_calibration_refines_borders_only_when_it_clearly_gains_and_prefers_grow
     assert choose(table(0.850, 0.860, 0.865)) == (0.5, 20.0, False, 0.0, False)
     assert choose(table(0.850, 0.900, 0.915)) == (0.5, 20.0, False, 3.0, False)
     assert choose(table(0.850, 0.880, 0.940)) == (0.5, 20.0, False, 3.0, True)
+    # A cut-off away from 0.5 costs detections; trimming only moves borders within the margin.
+    raised = table(0.850, 0.903, 0.944) | {(0.8, 20.0, False, 3.0, False): SettingScore(0.934, 0.0)}
+    assert choose(raised) == (0.5, 20.0, False, 3.0, True)
 
 
 def test_calibration_refuses_an_overlap_outside_0_to_1_before_reading_anything(tmp_path, capsys):
@@ -277,3 +281,9 @@ def test_images_on_the_reference_grid_come_as_stored_or_resampled_through_the_af
     assert np.array_equal(images["FLAIR"], np.asarray(flair.dataobj))
     # A LAS copy lands back voxel for voxel (integer shift, so trilinear sampling is exact).
     assert np.allclose(images["T2"], np.asarray(case.volumes["T2"].dataobj), atol=1e-3)
+    # A NaN becomes 0 (outside the head) in the copy, never in the caller's volume.
+    data = np.asarray(flair.dataobj).copy()
+    data[0, 0, 0] = np.nan
+    holed = nib.Nifti1Image(data, flair.affine)
+    assert images_on_grid({"FLAIR": holed}, grid)["FLAIR"][0, 0, 0] == 0.0
+    assert np.isnan(np.asarray(holed.dataobj)[0, 0, 0])

@@ -116,3 +116,54 @@ def test_anisotropic_voxels_measure_the_margin_in_millimetres(scan):
     z_extent = np.flatnonzero(refined.any(axis=(0, 1)))
     x_extent = np.flatnonzero(refined.any(axis=(1, 2)))
     assert len(z_extent) == 9 + 2 and len(x_extent) == 13
+
+
+def test_trimming_never_reaches_deeper_than_the_margin():
+    """A tumour whose chosen sequence shows only half of it (the other half an oedema it does not
+    show): trimming may move the border, not hollow out the lesion."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(3)
+    shape = (40, 40, 40)
+    drawn = np.zeros(shape, dtype=np.uint8)
+    drawn[10:30, 10:30, 10:30] = 2
+    flair = rng.normal(500, 20, shape).astype(np.float32)
+    flair[10:20, 10:30, 10:30] = 900  # the bright half
+    trimmed = refine_lesions_to_images(drawn, {"FLAIR": flair}, SPACING, margin_mm=3.0, trim=True)
+    deep = ndimage.distance_transform_edt(drawn > 0) > 3.0
+    assert (trimmed[deep] == 2).all()
+    assert (trimmed[10:20, 10:30, 10:30] == 2).all()  # the bright half whole
+    assert not trimmed[25:30, 10:30, 29].any()  # the dim half's surface, within the margin, trimmed
+
+
+def test_a_dark_lesion_on_the_edge_of_a_skull_stripped_brain_does_not_grow_out_of_it():
+    rng = np.random.default_rng(4)
+    shape = (40, 40, 40)
+    adc = np.zeros(shape, dtype=np.float32)
+    adc[:, :, :20] = rng.normal(800, 20, (40, 40, 20))  # the brain; zero beyond it
+    truth = ball(shape, (20, 20, 17), 5) & (adc != 0)
+    adc[truth] = 300
+    grown = refine_lesions_to_images(truth.astype(np.uint8), {"ADC": adc}, SPACING, margin_mm=3.0, trim=False)
+    assert np.array_equal(grown > 0, truth)
+
+
+def test_holes_are_filled_only_within_the_margin():
+    rng = np.random.default_rng(5)
+    shape = (40, 40, 40)
+    flair = rng.normal(500, 20, shape).astype(np.float32)
+    shell = ball(shape, (20, 20, 20), 10) & ~ball(shape, (20, 20, 20), 7)
+    flair[shell] = 900
+    refined = refine_lesions_to_images(shell.astype(np.uint8), {"FLAIR": flair}, SPACING, margin_mm=1.0, trim=False)
+    assert not refined[ball(shape, (20, 20, 20), 5.5)].any()  # more than 1 mm inside the shell
+    assert refined[shell].all()
+
+
+def test_non_finite_values_are_ignored_and_images_must_match_the_mask(scan):
+    truth, images = scan
+    flair = images["FLAIR"].copy()
+    flair[20, 20, 20] = np.nan
+    flair[20, 21, 20] = np.inf
+    refined = refine_lesions_to_images(truth.astype(np.uint8), {"FLAIR": flair}, SPACING, margin_mm=3.0, trim=True)
+    assert dice(refined, truth) > 0.97
+    with pytest.raises(ValueError, match="shape"):
+        refine_lesions_to_images(truth, {"FLAIR": flair[:-1]}, SPACING, margin_mm=3.0, trim=False)
