@@ -1,7 +1,7 @@
 """Does active learning pay? Held-out lesion Dice against the number of corrected cases, for cases
 chosen by MC-dropout uncertainty versus chosen at random, same seeds, same starting model.
 
-    .venv/bin/python bench/bench_active_learning.py [--pool 16] [--pool-heads 4] [--test 8]
+    .venv/bin/python bench/bench_active_learning.py [--pool 16] [--pool-heads 4] [--test 10]
         [--step 2] [--rounds 3] [--seeds 2] [--epochs 8] [--out docs/active-learning.png]
 
 The scenario is the one the platform's loop serves: the champion (the committed demo model) meets
@@ -13,7 +13,7 @@ case" is one whose ground truth joins the labelled set, which is what an approve
 Each round fine-tunes the champion with a fixed budget of steps (so both orders get the same
 compute) on everything corrected so far plus the champion's own masks for the rest of the pool as
 confidence-weighted pseudo-labels, as the retraining job does, scores the held-out cases
-(half of each kind), then ranks the remaining pool: by mutual information under MC dropout
+(each kind on the template and on the head), then ranks the remaining pool: by mutual information under MC dropout
 (the platform's "entropy" strategy) or at random. Runs on the ML core alone (no database).
 """
 
@@ -44,7 +44,10 @@ from inference.ml.training import FINE_TUNE_SCHEDULE, train
 REPO = Path(__file__).resolve().parent.parent
 CHAMPION = REPO / "inference" / "weights" / "demo-model.pt"
 POOL_KINDS = ["glioma", "metastases", "meningioma", "infarct", "wmh"]
-TEST_KINDS = ["glioma", "metastases", "meningioma", "glioma"]
+# Held out: every kind the pool holds, each once on the template and once on the real head, so a
+# correction of one kind is scored on that kind too (tumours alone could not show what correcting
+# an infarct or white-matter lesions is worth).
+TEST_KINDS = POOL_KINDS
 
 
 def volumes_of(case) -> dict:
@@ -65,7 +68,8 @@ def _make(args: tuple[int, int, str, str, str]) -> None:
 
 
 def make_data(data: Path, pool: int, heads: int, test: int) -> None:
-    """Pool: `heads` real-head cases spread among template cases; test: half of each."""
+    """Pool: `heads` real-head cases spread among template cases; test: each of TEST_KINDS in turn,
+    once on the template and once on the (shaded) real head."""
     jobs = []
     for i in range(pool):
         head = i % max(1, pool // max(1, heads)) == 0 and sum(1 for j in jobs if j[3] == "head") < heads
@@ -140,7 +144,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pool", type=int, default=16)
     parser.add_argument("--pool-heads", type=int, default=4, help="pool cases on the real head (a new kind of input)")
-    parser.add_argument("--test", type=int, default=8)
+    parser.add_argument(
+        "--test", type=int, default=2 * len(TEST_KINDS), help="held-out cases (kinds in turn, template and real head)"
+    )
     parser.add_argument("--step", type=int, default=2, help="cases corrected per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seeds", type=int, default=2)
