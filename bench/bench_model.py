@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from inference.ml.calibrate import describe_refinement
     from inference.ml.metrics.text import report_metrics
     from inference.ml.predict import InferenceSettings, load_model, predict_case
     from inference.ml.report import generate_report
@@ -155,12 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         f"components ≥ {settings.min_lesion_volume_mm3:g} mm³, window overlap {settings.overlap:g}, "
         f"left-right mirrored lesion pass {'on' if settings.mirror_lesion else 'off'}, "
         f"lesions within {settings.lesion_brain_reach_mm:g} mm of the brain (0: all kept), "
-        + (
-            f"borders refined onto the images within {settings.lesion_refine_margin_mm:g} mm "
-            f"({'grown or trimmed' if settings.lesion_refine_trim else 'grown only'})"
-            if settings.lesion_refine_margin_mm > 0
-            else "borders as the network drew them"
-        )
+        f"borders {describe_refinement(settings.lesion_refine_margin_mm, settings.lesion_refine_trim)}"
     )
 
     case_dirs = sorted(p for p in (data / "cases").iterdir() if p.is_dir())[: args.cases]

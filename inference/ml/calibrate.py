@@ -82,8 +82,13 @@ def lesion_dice_by_setting(
         sampler = NativeSampler(prepared.model_grid, prepared.native_grid)
         spacing = prepared.native_grid.spacing
         voxel_mm3 = float(np.prod(spacing))
-        images = images_on_grid(
-            {name: image for name, image in volumes.items() if name in model.config.modalities}, prepared.native_grid
+        images = (
+            images_on_grid(
+                {name: image for name, image in volumes.items() if name in model.config.modalities},
+                prepared.native_grid,
+            )
+            if any(margin > 0 for margin, _ in refinements)
+            else {}
         )
         p_lesion = 1.0 - lesion_prob[0]
         for threshold in thresholds:
@@ -135,7 +140,8 @@ def choose(table: dict[TableKey, SettingScore], tolerance: float = 0.02) -> Tabl
     )
 
 
-def _refinement_words(margin: float, trim: bool) -> str:
+def describe_refinement(margin: float, trim: bool) -> str:
+    """How a border setting reads in calibration and benchmark output."""
     if margin <= 0:
         return "as the network drew them"
     return f"refined onto the images within {margin:g} mm ({'grown or trimmed' if trim else 'grown only'})"
@@ -145,7 +151,7 @@ def describe(key: TableKey) -> str:
     threshold, min_volume, mirror, margin, trim = key
     return (
         f"{'mirrored, ' if mirror else ''}p(lesion) > {threshold:.2f}, components ≥ {min_volume:g} mm³, "
-        f"borders {_refinement_words(margin, trim)}"
+        f"borders {describe_refinement(margin, trim)}"
     )
 
 
@@ -245,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{args.model}: lesion_threshold {best[0]}, min_lesion_volume_mm3 {best[1]:g}, overlap {args.overlap:g}, "
         f"mirror {'on' if mirror else 'off'}, lesions within {args.brain_reach:g} mm of the brain, "
-        f"borders {_refinement_words(margin, trim)} "
+        f"borders {describe_refinement(margin, trim)} "
         f"(lesion Dice {table[best].lesion_dice:.3f} on {args.split})"
     )
     return 0
